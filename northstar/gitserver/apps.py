@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class GitserverConfig(AppConfig):
+    name = "northstar.gitserver"
+    label = "gitserver"

@@ -1,0 +1,197 @@
+"""Git smart HTTP: authenticate, authorise, then stream ``git http-backend`` both ways.
+
+Request and response bodies are copied in fixed-size chunks between the client and the
+CGI process, so a push of any size runs in bounded memory. Protocol v2 is passed through
+via the ``Git-Protocol`` header. Ref-level rules (protected branches, tags) are enforced
+by the pre-receive hook, which learns who is pushing from the environment set here.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import os
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from typing import IO
+
+from django.conf import settings
+from django.contrib.auth.models import User
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.views.decorators.csrf import csrf_exempt
+
+from northstar.accounts.permissions import Action, require
+from northstar.accounts.services import authenticate_basic
+from northstar.errors import NorthstarError, Unauthenticated
+from northstar.projects.services import get_project, get_repository
+
+log = logging.getLogger(__name__)
+
+CHUNK = 64 * 1024
+SERVICES = {"git-upload-pack": Action.READ_CODE, "git-receive-pack": Action.PUSH}
+
+
+def _text(status: int, message: str, *, challenge: bool = False) -> HttpResponse:
+    # git prints text/plain bodies of failed requests as "remote: …" lines.
+    response = HttpResponse(message + "\n", status=status, content_type="text/plain; charset=utf-8")
+    if challenge:
+        response["WWW-Authenticate"] = 'Basic realm="Northstar", charset="UTF-8"'
+    return response
+
+
+def _basic_user(request: HttpRequest) -> User | None:
+    """The user named by HTTP basic auth. Wrong credentials raise; none give None."""
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    if not header:
+        return None
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise Unauthenticated("use HTTP basic authentication with your username and an API token")
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise Unauthenticated("malformed Authorization header") from None
+    username, sep, secret = decoded.partition(":")
+    user = authenticate_basic(username, secret) if sep and username else None
+    if user is None:
+        raise Unauthenticated("wrong username or token")
+    return user
+
+
+def _requested_service(request: HttpRequest, path: str) -> str | None:
+    if path == "info/refs" and request.method == "GET":
+        return request.GET.get("service")
+    if request.method == "POST" and path in SERVICES:
+        return path
+    return None
+
+
+@csrf_exempt
+def git_http(request: HttpRequest, project: str, repo: str, path: str) -> HttpResponse:
+    service = _requested_service(request, path)
+    if service not in SERVICES:
+        # Only the smart protocol is served; the dumb one would bypass our checks.
+        return _text(404, "not found: Northstar speaks only git's smart HTTP protocol")
+    try:
+        user = _basic_user(request)
+        project_obj = get_project(project)
+        repo_obj = get_repository(project_obj, repo)
+        require(user, project_obj, SERVICES[service])
+    except Unauthenticated as exc:
+        return _text(401, exc.message, challenge=True)
+    except NorthstarError as exc:
+        # Unknown and invisible repositories look the same to an anonymous caller.
+        if user is None:
+            return _text(401, "sign in to continue", challenge=True)
+        return _text(exc.status, exc.message)
+    return _run_backend(request, repo_obj.path, repo_obj.pk, path, user)
+
+
+def _cgi_env(request: HttpRequest, repo_path: str, repo_id: int, path: str, user: User | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "HTTP_"))}
+    env.update(
+        GIT_PROJECT_ROOT=str(settings.REPOS_DIR),
+        GIT_HTTP_EXPORT_ALL="1",
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_CONFIG_GLOBAL="/dev/null",
+        PATH_INFO=f"/{os.path.basename(repo_path)}/{path}",
+        REQUEST_METHOD=request.method or "GET",
+        QUERY_STRING=request.META.get("QUERY_STRING", ""),
+        CONTENT_TYPE=request.META.get("CONTENT_TYPE", ""),
+        REMOTE_ADDR=request.META.get("REMOTE_ADDR", ""),
+        NORTHSTAR_REPO_ID=str(repo_id),
+        NORTHSTAR_PYTHON=sys.executable,
+        NORTHSTAR_DATA_DIR=str(settings.DATA_DIR),
+    )
+    if user is not None:
+        env["REMOTE_USER"] = user.username
+        env["NORTHSTAR_PUSHER_ID"] = str(user.pk)
+    if "CONTENT_LENGTH" in request.META and request.META["CONTENT_LENGTH"]:
+        env["CONTENT_LENGTH"] = request.META["CONTENT_LENGTH"]
+    for header in ("HTTP_CONTENT_ENCODING", "HTTP_GIT_PROTOCOL"):
+        if header in request.META:
+            env[header] = request.META[header]
+    if "HTTP_GIT_PROTOCOL" in request.META:
+        env["GIT_PROTOCOL"] = request.META["HTTP_GIT_PROTOCOL"]
+    return env
+
+
+def _pump_request(source: IO[bytes], sink: IO[bytes]) -> None:
+    try:
+        while chunk := source.read(CHUNK):
+            sink.write(chunk)
+    except (BrokenPipeError, OSError):
+        pass  # the backend stopped reading: it will report the error itself
+    finally:
+        try:
+            sink.close()
+        except OSError:
+            pass
+
+
+def _drain(stream: IO[bytes], keep: list[bytes]) -> None:
+    tail = b""
+    while chunk := stream.read(CHUNK):
+        tail = (tail + chunk)[-8192:]
+    keep.append(tail)
+
+
+def _run_backend(request: HttpRequest, repo_path: object, repo_id: int, path: str, user: User | None) -> HttpResponse:
+    proc = subprocess.Popen(
+        ["git", "http-backend"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env=_cgi_env(request, str(repo_path), repo_id, path, user),
+    )
+    assert proc.stdin and proc.stdout and proc.stderr
+    # Django's request stream stops at Content-Length; git sends large pushes chunked,
+    # without one, so read the server's (already de-chunked) input directly.
+    source = request.environ["wsgi.input"] if request.method == "POST" else None
+    pump = None
+    if source is not None:
+        pump = threading.Thread(target=_pump_request, args=(source, proc.stdin), daemon=True)
+        pump.start()
+    else:
+        proc.stdin.close()
+    stderr_tail: list[bytes] = []
+    drain = threading.Thread(target=_drain, args=(proc.stderr, stderr_tail), daemon=True)
+    drain.start()
+
+    status, headers = _read_cgi_headers(proc.stdout)
+
+    def body() -> Iterator[bytes]:
+        try:
+            while chunk := proc.stdout.read1(CHUNK):  # type: ignore[union-attr]
+                yield chunk
+        finally:
+            proc.stdout.close()  # type: ignore[union-attr]
+            returncode = proc.wait()
+            if pump is not None:
+                pump.join(timeout=5)
+            drain.join(timeout=5)
+            if returncode != 0:
+                log.warning("git http-backend exited %s: %s", returncode,
+                            b"".join(stderr_tail).decode("utf-8", "replace").strip())
+
+    response = StreamingHttpResponse(body(), status=status)
+    for name, value in headers:
+        response[name] = value
+    return response
+
+
+def _read_cgi_headers(stdout: IO[bytes]) -> tuple[int, list[tuple[str, str]]]:
+    status = 200
+    headers: list[tuple[str, str]] = []
+    while True:
+        line = stdout.readline(8192)
+        if not line or line in (b"\r\n", b"\n"):
+            break
+        name, _, value = line.decode("latin-1").partition(":")
+        name, value = name.strip(), value.strip()
+        if name.lower() == "status":
+            status = int(value.split()[0])
+        else:
+            headers.append((name, value))
+    return status, headers
