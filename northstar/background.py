@@ -17,7 +17,7 @@ def huey_from_url(url: str, *, immediate: bool = False) -> Huey:
     scheme = urlparse(url).scheme
     common = {"name": "northstar", "immediate": immediate, "utc": True}
     if scheme == "sqlite":
-        path = url[len("sqlite:///"):] if url.startswith("sqlite:///") else url[len("sqlite://"):]
+        path = url[len("sqlite:///") :] if url.startswith("sqlite:///") else url[len("sqlite://") :]
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         return SqliteHuey(filename=path, **common)
     if scheme in ("postgres", "postgresql"):

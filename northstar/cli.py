@@ -39,13 +39,14 @@ def _migrate(verbose: bool = False) -> None:
 
 # --- serve / worker ---------------------------------------------------------------------
 
+
 def cmd_serve(args: argparse.Namespace) -> int:
     _setup(args.data_dir)
     from django.conf import settings
     from django.db import connections
 
-    from northstar.projects.models import Repository
     from northstar.gitserver import git
+    from northstar.projects.models import Repository
 
     _migrate()
     for repo in Repository.objects.all():
@@ -60,8 +61,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     worker = None
     if not args.no_worker:
         worker = subprocess.Popen([sys.executable, "-m", "northstar", "worker"], env=os.environ.copy())
-    print(f"Northstar {_version()} serving http://{args.host}:{args.port}/ "
-          f"(data: {settings.DATA_DIR})", flush=True)
+    print(
+        f"Northstar {_version()} serving http://{args.host}:{args.port}/ (data: {settings.DATA_DIR})",
+        flush=True,
+    )
     try:
         _run_gunicorn(args.host, args.port, args.workers, args.threads)
     finally:
@@ -79,7 +82,7 @@ def _run_gunicorn(host: str, port: int, workers: int, threads: int) -> None:
 
     from northstar.wsgi import application
 
-    class Server(BaseApplication):  # type: ignore[misc]
+    class Server(BaseApplication):
         def load_config(self) -> None:
             for key, value in {
                 "bind": f"{host}:{port}",
@@ -133,12 +136,22 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     try:
         version = git.version()
-        line(version >= (2, 38, 0), "git", ".".join(map(str, version)) + " (2.38+ needed for merge-tree --write-tree)")
+        line(
+            version >= (2, 38, 0),
+            "git",
+            ".".join(map(str, version)) + " (2.38+ needed for merge-tree --write-tree)",
+        )
     except (OSError, subprocess.CalledProcessError):
         line(False, "git", "not found on PATH")
     bwrap = shutil.which("bwrap")
-    print(f"{'ok  ' if bwrap else 'warn'} isolation: "
-          + (f"bubblewrap at {bwrap}" if bwrap else "bubblewrap not found; jobs would run unsandboxed (apt-get install bubblewrap)"))
+    print(
+        f"{'ok  ' if bwrap else 'warn'} isolation: "
+        + (
+            f"bubblewrap at {bwrap}"
+            if bwrap
+            else "bubblewrap not found; jobs would run unsandboxed (apt-get install bubblewrap)"
+        )
+    )
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
@@ -146,7 +159,11 @@ def cmd_check(args: argparse.Namespace) -> int:
     except Exception as exc:  # noqa: BLE001 - any failure here is the answer
         line(False, "database", str(exc).splitlines()[0])
     data = settings.DATA_DIR
-    line(os.access(data, os.W_OK), "data dir", f"{data} {'writable' if os.access(data, os.W_OK) else 'not writable'}")
+    line(
+        os.access(data, os.W_OK),
+        "data dir",
+        f"{data} {'writable' if os.access(data, os.W_OK) else 'not writable'}",
+    )
     line(bool(settings.ALLOWED_HOSTS), "allowed hosts", ", ".join(settings.ALLOWED_HOSTS) or "none set")
     print(f"info email: {settings.EMAIL_BACKEND}")
     return 1 if problems else 0
@@ -159,6 +176,7 @@ def _version() -> str:
 
 
 # --- admin ------------------------------------------------------------------------------
+
 
 def cmd_create_user(args: argparse.Namespace) -> int:
     _setup(args.data_dir)
@@ -228,7 +246,9 @@ def cmd_rename_repo(args: argparse.Namespace) -> int:
     from northstar.projects import services
 
     project = services.get_project(args.project)
-    repo = services.update_repository(services.get_repository(project, args.name), actor=None, name=args.new_name)
+    repo = services.update_repository(
+        services.get_repository(project, args.name), actor=None, name=args.new_name
+    )
     print(f"renamed repository to {project.name}/{repo.name}")
     return 0
 
@@ -247,7 +267,9 @@ def cmd_archive_repo(args: argparse.Namespace) -> int:
     from northstar.projects import services
 
     project = services.get_project(args.project)
-    repo = services.set_repository_archived(services.get_repository(project, args.name), not args.unarchive, actor=None)
+    repo = services.set_repository_archived(
+        services.get_repository(project, args.name), not args.unarchive, actor=None
+    )
     print(f"repository {project.name}/{repo.name} is {'archived' if repo.archived_at else 'active'}")
     return 0
 
@@ -265,14 +287,19 @@ def cmd_add_member(args: argparse.Namespace) -> int:
 
 # --- parser -----------------------------------------------------------------------------
 
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="northstar", description=__doc__)
     parser.add_argument("--version", action="version", version=f"northstar {_version()}")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--data-dir", help="data directory (default: $NORTHSTAR_DATA_DIR or ./northstar-data)")
+    common.add_argument(
+        "--data-dir", help="data directory (default: $NORTHSTAR_DATA_DIR or ./northstar-data)"
+    )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def add(sp: Any, name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+    def add(
+        sp: Any, name: str, func: Callable[[argparse.Namespace], int], help: str
+    ) -> argparse.ArgumentParser:
         p: argparse.ArgumentParser = sp.add_parser(name, parents=[common], help=help, description=help)
         p.set_defaults(func=func)
         return p

@@ -27,44 +27,63 @@ DEMO_USERS = [
 ]
 # The server repository's history: (message, files written in this commit).
 SERVER_HISTORY: list[tuple[str, dict[str, str]]] = [
-    ("Start the switcher server package", {
-        "README.md": "# switcher server\n\nTalks to Switcher M devices and the app.\n",
-        "switcher/__init__.py": '"""Switcher M server."""\n',
-        "pyproject.toml": '[project]\nname = "switcher"\nversion = "0.1.0"\n',
-    }),
-    ("Add the brightness curve", {
-        "switcher/brightness.py": (
-            "def level_to_percent(level: int) -> int:\n"
-            '    """Map a device level 0..15 to a percentage."""\n'
-            "    if not 0 <= level <= 15:\n"
-            "        raise ValueError(f'level out of range: {level}')\n"
-            "    return round(level * 100 / 15)\n"
-        ),
-    }),
-    ("Test the brightness curve", {
-        "tests/test_brightness.py": (
-            "import pytest\n\nfrom switcher.brightness import level_to_percent\n\n\n"
-            "def test_ends():\n    assert level_to_percent(0) == 0\n    assert level_to_percent(15) == 100\n\n\n"
-            "def test_out_of_range():\n    with pytest.raises(ValueError):\n        level_to_percent(16)\n"
-        ),
-    }),
-    ("Parse firmware version strings", {
-        "switcher/versions.py": (
-            "def parse(version: str) -> tuple[int, int, int]:\n"
-            '    major, minor, patch = (int(p) for p in version.split("."))\n'
-            "    return major, minor, patch\n"
-        ),
-        "tests/test_versions.py": (
-            "from switcher.versions import parse\n\n\n"
-            "def test_parse():\n    assert parse('1.4.2') == (1, 4, 2)\n"
-        ),
-    }),
-    ("Declare the test pipeline", {
-        "northstar.toml": (
-            '[[jobs]]\nname = "tests"\nrun = "python -m pytest -q"\ntimeout = 600\n\n'
-            '[fix_check]\ntests = ["tests/**/*.py"]\nrun = "python -m pytest -q {tests}"\n'
-        ),
-    }),
+    (
+        "Start the switcher server package",
+        {
+            "README.md": "# switcher server\n\nTalks to Switcher M devices and the app.\n",
+            "switcher/__init__.py": '"""Switcher M server."""\n',
+            "pyproject.toml": '[project]\nname = "switcher"\nversion = "0.1.0"\n',
+        },
+    ),
+    (
+        "Add the brightness curve",
+        {
+            "switcher/brightness.py": (
+                "def level_to_percent(level: int) -> int:\n"
+                '    """Map a device level 0..15 to a percentage."""\n'
+                "    if not 0 <= level <= 15:\n"
+                "        raise ValueError(f'level out of range: {level}')\n"
+                "    return round(level * 100 / 15)\n"
+            ),
+        },
+    ),
+    (
+        "Test the brightness curve",
+        {
+            "tests/test_brightness.py": (
+                "import pytest\n\nfrom switcher.brightness import level_to_percent\n\n\n"
+                "def test_ends():\n"
+                "    assert level_to_percent(0) == 0\n"
+                "    assert level_to_percent(15) == 100\n\n\n"
+                "def test_out_of_range():\n"
+                "    with pytest.raises(ValueError):\n"
+                "        level_to_percent(16)\n"
+            ),
+        },
+    ),
+    (
+        "Parse firmware version strings",
+        {
+            "switcher/versions.py": (
+                "def parse(version: str) -> tuple[int, int, int]:\n"
+                '    major, minor, patch = (int(p) for p in version.split("."))\n'
+                "    return major, minor, patch\n"
+            ),
+            "tests/test_versions.py": (
+                "from switcher.versions import parse\n\n\n"
+                "def test_parse():\n    assert parse('1.4.2') == (1, 4, 2)\n"
+            ),
+        },
+    ),
+    (
+        "Declare the test pipeline",
+        {
+            "northstar.toml": (
+                '[[jobs]]\nname = "tests"\nrun = "python -m pytest -q"\ntimeout = 600\n\n'
+                '[fix_check]\ntests = ["tests/**/*.py"]\nrun = "python -m pytest -q {tests}"\n'
+            ),
+        },
+    ),
 ]
 
 
@@ -83,8 +102,10 @@ def seed_demo(*, base_url: str, out: Callable[[str], None]) -> None:
             users[username] = user
             credentials.append((username, password, token))
         project = projects.create_project(
-            DEMO_PROJECT, description="Demo: a Bluetooth light switch, its firmware, app and server",
-            actor=None, admin=users["lead"],
+            DEMO_PROJECT,
+            description="Demo: a Bluetooth light switch, its firmware, app and server",
+            actor=None,
+            admin=users["lead"],
         )
         for username, role, _ in DEMO_USERS[1:]:
             accounts.add_member(project, users[username], role, actor=None)
@@ -92,8 +113,13 @@ def seed_demo(*, base_url: str, out: Callable[[str], None]) -> None:
             projects.create_repository(project, name, actor=None)
         server = projects.create_repository(project, "server", actor=None)
         head = _import_history(server.path, server.default_branch)
-        record("repository.imported", actor=None, project=project, subject=server,
-               payload={"ref": f"refs/heads/{server.default_branch}", "commit": head, "source": "demo"})
+        record(
+            "repository.imported",
+            actor=None,
+            project=project,
+            subject=server,
+            payload={"ref": f"refs/heads/{server.default_branch}", "commit": head, "source": "demo"},
+        )
     out("")
     out(f"Demo project {DEMO_PROJECT} created at {base_url}/{DEMO_PROJECT}/")
     out("Users (passwords and tokens are shown only now):")
@@ -118,7 +144,8 @@ def _import_history(bare: Path, branch: str) -> str:
             date = f"2026-11-{10 + i:02d}T10:00:00Z"
             subprocess.run(
                 ["git", "-C", str(work), *env_args, "commit", "-q", "-m", message],
-                check=True, env={"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, "PATH": "/usr/bin:/bin"},
+                check=True,
+                env={"GIT_AUTHOR_DATE": date, "GIT_COMMITTER_DATE": date, "PATH": "/usr/bin:/bin"},
             )
         git.run(bare, "fetch", "-q", str(work), f"{branch}:refs/heads/{branch}")
         return git.resolve(bare, f"refs/heads/{branch}") or ""

@@ -75,9 +75,7 @@ TEMPLATES = [
 
 _default_db = f"sqlite:///{DATA_DIR / 'northstar.sqlite3'}"
 DATABASES = {
-    "default": dj_database_url.parse(
-        os.environ.get("NORTHSTAR_DATABASE_URL") or _default_db, conn_max_age=60
-    )
+    "default": dj_database_url.parse(os.environ.get("NORTHSTAR_DATABASE_URL") or _default_db, conn_max_age=60)
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["CONN_MAX_AGE"] = 0
@@ -86,17 +84,14 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         # WAL lets readers run beside the one writer; IMMEDIATE takes the write lock at BEGIN
         # so concurrent writers queue on busy_timeout instead of failing mid-transaction.
-        "init_command": (
-            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"
-        ),
+        "init_command": ("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"),
         "transaction_mode": "IMMEDIATE",
         "timeout": 30,
     }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
-     "OPTIONS": {"min_length": 8}},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 8}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 LOGIN_URL = "/login/"
@@ -121,9 +116,7 @@ SECURE_CONTENT_TYPE_NOSNIFF = True
 # Large JSON bodies are refused before they are parsed; git traffic streams and is unaffected.
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("NORTHSTAR_MAX_BODY_BYTES", 2 * 1024 * 1024))
 
-EMAIL_BACKEND = os.environ.get(
-    "NORTHSTAR_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend"
-)
+EMAIL_BACKEND = os.environ.get("NORTHSTAR_EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("NORTHSTAR_EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("NORTHSTAR_EMAIL_PORT", "25"))
 EMAIL_HOST_USER = os.environ.get("NORTHSTAR_EMAIL_USER", "")

@@ -31,13 +31,19 @@ def create_token(user: User) -> str:
     return accounts.create_token(user, "test", actor=user)[1]
 
 
-def create_project(name: str | None = None, *, admin: User | None = None, visibility: str = "private") -> Project:
+def create_project(
+    name: str | None = None, *, admin: User | None = None, visibility: str = "private"
+) -> Project:
     admin = admin or create_user()
     return projects.create_project(name or unique("proj"), visibility=visibility, actor=admin)
 
 
-def create_repository(project: Project, name: str | None = None, *, default_branch: str = "main") -> Repository:
-    return projects.create_repository(project, name or unique("repo"), actor=None, default_branch=default_branch)
+def create_repository(
+    project: Project, name: str | None = None, *, default_branch: str = "main"
+) -> Repository:
+    return projects.create_repository(
+        project, name or unique("repo"), actor=None, default_branch=default_branch
+    )
 
 
 def add_member(project: Project, user: User, role: Role | str) -> None:
@@ -61,11 +67,11 @@ GIT_ENV = {
 
 
 def git(cwd: Path | str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        ["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, timeout=300
-    )
+    proc = subprocess.run(["git", *args], cwd=cwd, env=GIT_ENV, capture_output=True, text=True, timeout=300)
     if check and proc.returncode != 0:
-        raise AssertionError(f"git {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}")
+        raise AssertionError(
+            f"git {' '.join(args)} failed ({proc.returncode}):\n{proc.stdout}\n{proc.stderr}"
+        )
     return proc
 
 
@@ -74,7 +80,9 @@ def auth_url(base: str, project: str, repo: str, username: str, secret: str) -> 
     return f"{scheme}://{username}:{secret}@{rest}/git/{project}/{repo}.git"
 
 
-def make_work_tree(path: Path, files: dict[str, str], *, branch: str = "main", message: str = "initial") -> Path:
+def make_work_tree(
+    path: Path, files: dict[str, str], *, branch: str = "main", message: str = "initial"
+) -> Path:
     path.mkdir(parents=True, exist_ok=True)
     git(path, "init", "-q", "-b", branch)
     commit_files(path, files, message)

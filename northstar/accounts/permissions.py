@@ -13,11 +13,11 @@ from northstar.errors import Forbidden, NotFound, Unauthenticated
 from northstar.projects.models import Visibility
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
     from northstar.projects.models import Project
 
-    AnyUser = AbstractBaseUser | AnonymousUser
+    AnyUser = User | AnonymousUser
 
 
 class Action(StrEnum):
@@ -68,11 +68,7 @@ def effective_role(user: AnyUser | None, project: Project) -> Role | None:
             return None
         if getattr(user, "is_superuser", False):
             return Role.ADMIN
-        role = (
-            Membership.objects.filter(project=project, user=user)
-            .values_list("role", flat=True)
-            .first()
-        )
+        role = Membership.objects.filter(project=project, user=user).values_list("role", flat=True).first()
         if role is not None:
             return Role(role)
         if project.visibility in (Visibility.INTERNAL, Visibility.PUBLIC):

@@ -7,7 +7,7 @@ import secrets
 from datetime import timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, AnonymousUser, User
+from django.contrib.auth.models import AnonymousUser, User
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -20,17 +20,21 @@ from northstar.errors import Conflict, Forbidden, Invalid, NotFound
 from northstar.events.services import record
 from northstar.projects.models import Project
 
-TOKEN_PREFIX = "nst_"
+TOKEN_PREFIX = "nst_"  # noqa: S105 - a public prefix, not a secret
 # Writing last_used_at on every request would turn every read into a write; a minute's
 # precision is enough to answer "is this token still used?".
 LAST_USED_PRECISION = timedelta(minutes=1)
 _USERNAME_MAX = 150
 
-Actor = AbstractBaseUser | AnonymousUser | None
+Actor = User | AnonymousUser | None
 
 
 def create_user(
-    username: str, email: str, password: str | None = None, *, is_admin: bool = False,
+    username: str,
+    email: str,
+    password: str | None = None,
+    *,
+    is_admin: bool = False,
     actor: Actor = None,
 ) -> User:
     """Create an account. ``password=None`` makes an account that signs in with tokens only."""
@@ -54,11 +58,15 @@ def create_user(
             if model.objects.filter(username__iexact=username).exists():
                 raise Conflict(f"user {username!r} already exists")
             user = model.objects.create_user(
-                username=username, email=email, password=password,
-                is_staff=is_admin, is_superuser=is_admin,
+                username=username,
+                email=email,
+                password=password,
+                is_staff=is_admin,
+                is_superuser=is_admin,
             )
-            record("user.created", actor=actor, subject=user,
-                   payload={"username": username, "admin": is_admin})
+            record(
+                "user.created", actor=actor, subject=user, payload={"username": username, "admin": is_admin}
+            )
     except IntegrityError:
         raise Conflict(f"user {username!r} already exists") from None
     return user
@@ -88,6 +96,7 @@ def get_user(username: str) -> User:
 
 # --- API tokens -------------------------------------------------------------------------
 
+
 def _digest(token: str) -> str:
     # Tokens carry 256 random bits, so a fast hash is enough: there is nothing to brute-force,
     # and a slow KDF would cost every git request hundreds of milliseconds.
@@ -104,8 +113,12 @@ def create_token(user: User, name: str, *, actor: Actor) -> tuple[ApiToken, str]
         token = ApiToken.objects.create(
             user=user, name=name, prefix=plaintext[:12], digest=_digest(plaintext)
         )
-        record("token.created", actor=actor, subject=token,
-               payload={"user": user.username, "name": name, "prefix": token.prefix})
+        record(
+            "token.created",
+            actor=actor,
+            subject=token,
+            payload={"user": user.username, "name": name, "prefix": token.prefix},
+        )
     return token, plaintext
 
 
@@ -117,8 +130,12 @@ def revoke_token(token: ApiToken, *, actor: Actor) -> None:
         locked.revoked_at = timezone.now()
         locked.save(update_fields=["revoked_at"])
         token.revoked_at = locked.revoked_at
-        record("token.revoked", actor=actor, subject=token,
-               payload={"user": token.user.username, "name": token.name, "prefix": token.prefix})
+        record(
+            "token.revoked",
+            actor=actor,
+            subject=token,
+            payload={"user": token.user.username, "name": token.name, "prefix": token.prefix},
+        )
 
 
 def user_for_token(plaintext: str) -> User | None:
@@ -151,6 +168,7 @@ def authenticate_basic(username: str, secret: str) -> User | None:
 
 # --- memberships ------------------------------------------------------------------------
 
+
 def add_member(project: Project, user: User, role: Role | str, *, actor: User | None) -> Membership:
     role = _role(role)
     _check_can_grant(actor, project, role)
@@ -159,8 +177,13 @@ def add_member(project: Project, user: User, role: Role | str, *, actor: User | 
             if Membership.objects.filter(project=project, user=user).exists():
                 raise Conflict(f"{user.username} is already a member of {project.name}")
             membership = Membership.objects.create(project=project, user=user, role=role)
-            record("member.added", actor=actor, project=project, subject=membership,
-                   payload={"username": user.username, "role": role.value})
+            record(
+                "member.added",
+                actor=actor,
+                project=project,
+                subject=membership,
+                payload={"username": user.username, "role": role.value},
+            )
     except IntegrityError:
         raise Conflict(f"{user.username} is already a member of {project.name}") from None
     return membership
@@ -178,8 +201,13 @@ def change_member_role(membership: Membership, role: Role | str, *, actor: User 
             _keep_an_admin(project, locked)
         locked.role = role
         locked.save(update_fields=["role"])
-        record("member.role_changed", actor=actor, project=project, subject=locked,
-               payload={"username": locked.user.username, "from": old, "to": role.value})
+        record(
+            "member.role_changed",
+            actor=actor,
+            project=project,
+            subject=locked,
+            payload={"username": locked.user.username, "from": old, "to": role.value},
+        )
     return locked
 
 
@@ -190,8 +218,13 @@ def remove_member(membership: Membership, *, actor: User | None) -> None:
         locked = Membership.objects.select_for_update().get(pk=membership.pk)
         if locked.role == Role.ADMIN:
             _keep_an_admin(project, locked)
-        record("member.removed", actor=actor, project=project, subject=locked,
-               payload={"username": locked.user.username, "role": locked.role})
+        record(
+            "member.removed",
+            actor=actor,
+            project=project,
+            subject=locked,
+            payload={"username": locked.user.username, "role": locked.role},
+        )
         locked.delete()
 
 
@@ -199,9 +232,7 @@ def _role(value: Role | str) -> Role:
     try:
         return Role(value)
     except ValueError:
-        raise Invalid(
-            f"unknown role {value!r}; use one of: " + ", ".join(r.value for r in Role)
-        ) from None
+        raise Invalid(f"unknown role {value!r}; use one of: " + ", ".join(r.value for r in Role)) from None
 
 
 def _check_can_grant(actor: User | None, project: Project, role: Role) -> None:

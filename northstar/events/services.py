@@ -9,7 +9,7 @@ from django.db import models, transaction
 from northstar.events.models import Event
 
 if TYPE_CHECKING:
-    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+    from django.contrib.auth.models import AnonymousUser, User
 
     from northstar.projects.models import Project
 
@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 def record(
     verb: str,
     *,
-    actor: AbstractBaseUser | AnonymousUser | None,
+    actor: User | AnonymousUser | None,
     project: Project | None = None,
     subject: models.Model | None = None,
     payload: dict[str, Any] | None = None,

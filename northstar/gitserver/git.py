@@ -42,9 +42,7 @@ def _env() -> dict[str, str]:
 def run(repo: Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
     """Run ``git --git-dir=repo args…`` and return stdout."""
     cmd = ["git", f"--git-dir={repo}", *args]
-    proc = subprocess.run(
-        cmd, input=input, capture_output=True, env=_env(), timeout=GIT_TIMEOUT, check=False
-    )
+    proc = subprocess.run(cmd, input=input, capture_output=True, env=_env(), timeout=GIT_TIMEOUT, check=False)
     if check and proc.returncode != 0:
         raise GitError(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))
     return proc.stdout
@@ -70,7 +68,10 @@ def init_bare(path: Path, default_branch: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     subprocess.run(
         ["git", "init", "--quiet", "--bare", f"--initial-branch={default_branch}", str(path)],
-        check=True, capture_output=True, env=_env(), timeout=GIT_TIMEOUT,
+        check=True,
+        capture_output=True,
+        env=_env(),
+        timeout=GIT_TIMEOUT,
     )
     for key, value in (
         ("receive.denyNonFastForwards", "false"),  # our hook decides, per branch
@@ -110,13 +111,18 @@ class Ref:
     def short_name(self) -> str:
         for prefix in ("refs/heads/", "refs/tags/"):
             if self.name.startswith(prefix):
-                return self.name[len(prefix):]
+                return self.name[len(prefix) :]
         return self.name
 
 
 def list_refs(path: Path, prefix: str) -> list[Ref]:
     """Refs under ``prefix`` (refs/heads/ or refs/tags/), newest commit first."""
-    fmt = "%(refname)%00%(objectname)%00%(*objectname)%00%(contents:subject)%00%(committerdate:unix)%00%(*committerdate:unix)"
+    fmt = "%00".join(
+        (
+            "%(refname)", "%(objectname)", "%(*objectname)", "%(contents:subject)",
+            "%(committerdate:unix)", "%(*committerdate:unix)",
+        )
+    )
     out = run(path, "for-each-ref", "--sort=-committerdate", f"--format={fmt}", prefix)
     refs = []
     for line in out.decode("utf-8", "replace").splitlines():
@@ -185,9 +191,14 @@ def _parse_commits(out: bytes) -> list[Commit]:
         sha, parents, an, ae, at, cn, ct, subject, body = record.split("\x00")
         commits.append(
             Commit(
-                sha=sha, parents=parents.split(), author_name=an, author_email=ae,
-                authored_at=datetime.fromtimestamp(int(at), tz=UTC), committer_name=cn,
-                committed_at=datetime.fromtimestamp(int(ct), tz=UTC), subject=subject,
+                sha=sha,
+                parents=parents.split(),
+                author_name=an,
+                author_email=ae,
+                authored_at=datetime.fromtimestamp(int(at), tz=UTC),
+                committer_name=cn,
+                committed_at=datetime.fromtimestamp(int(ct), tz=UTC),
+                subject=subject,
                 body=body.strip(),
             )
         )
@@ -234,8 +245,12 @@ def ls_tree(path: Path, commit: str, dir_path: str = "") -> list[TreeEntry] | No
         name = name_b.decode("utf-8", "replace")
         entries.append(
             TreeEntry(
-                name=name, path=f"{dir_path}/{name}" if dir_path else name, kind=obj_kind,
-                mode=mode, sha=sha, size=None if size == "-" else int(size),
+                name=name,
+                path=f"{dir_path}/{name}" if dir_path else name,
+                kind=obj_kind,
+                mode=mode,
+                sha=sha,
+                size=None if size == "-" else int(size),
             )
         )
     entries.sort(key=lambda e: (e.kind != "tree", e.name.lower()))
@@ -277,7 +292,11 @@ def commit_diff(path: Path, sha: str, *, max_bytes: int = 2_000_000) -> tuple[li
     commit = get_commit(path, sha)
     if commit is None:
         return [], False
-    base = commit.parents[0] if commit.parents else run(path, "hash-object", "-t", "tree", "/dev/null").decode().strip()
+    base = (
+        commit.parents[0]
+        if commit.parents
+        else run(path, "hash-object", "-t", "tree", "/dev/null").decode().strip()
+    )
     numstat = run(path, "diff", "--numstat", "-z", "-M", base, sha, "--")
     stats = _parse_numstat(numstat)
     raw = run(path, "diff", "-M", "--no-color", "--no-ext-diff", base, sha, "--")

@@ -49,11 +49,16 @@ def main(argv: list[str]) -> int:
         # The pusher gets one actionable line; the details go to the server log.
         logging.getLogger("northstar.gitserver.hooks").exception("%s hook failed", argv[0])
         if argv[0] == "pre-receive":
-            print("push refused: Northstar could not check this push; nothing was changed. "
-                  "Try again, or ask an admin to look at the server log", file=sys.stderr)
+            print(
+                "push refused: Northstar could not check this push; nothing was changed. "
+                "Try again, or ask an admin to look at the server log",
+                file=sys.stderr,
+            )
             return 1
-        print("pushed, but Northstar could not record it; an admin should look at the server log",
-              file=sys.stderr)
+        print(
+            "pushed, but Northstar could not record it; an admin should look at the server log",
+            file=sys.stderr,
+        )
         return 0
 
 

@@ -20,7 +20,7 @@ from typing import IO
 
 from django.conf import settings
 from django.contrib.auth.models import User
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from northstar.accounts.permissions import Action, require
@@ -70,7 +70,7 @@ def _requested_service(request: HttpRequest, path: str) -> str | None:
 
 
 @csrf_exempt
-def git_http(request: HttpRequest, project: str, repo: str, path: str) -> HttpResponse:
+def git_http(request: HttpRequest, project: str, repo: str, path: str) -> HttpResponseBase:
     service = _requested_service(request, path)
     if service not in SERVICES:
         # Only the smart protocol is served; the dumb one would bypass our checks.
@@ -90,7 +90,9 @@ def git_http(request: HttpRequest, project: str, repo: str, path: str) -> HttpRe
     return _run_backend(request, repo_obj.path, repo_obj.pk, path, user)
 
 
-def _cgi_env(request: HttpRequest, repo_path: str, repo_id: int, path: str, user: User | None) -> dict[str, str]:
+def _cgi_env(
+    request: HttpRequest, repo_path: str, repo_id: int, path: str, user: User | None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "HTTP_"))}
     env.update(
         GIT_PROJECT_ROOT=str(settings.REPOS_DIR),
@@ -139,16 +141,20 @@ def _drain(stream: IO[bytes], keep: list[bytes]) -> None:
     keep.append(tail)
 
 
-def _run_backend(request: HttpRequest, repo_path: object, repo_id: int, path: str, user: User | None) -> HttpResponse:
+def _run_backend(
+    request: HttpRequest, repo_path: object, repo_id: int, path: str, user: User | None
+) -> HttpResponseBase:
     proc = subprocess.Popen(
         ["git", "http-backend"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         env=_cgi_env(request, str(repo_path), repo_id, path, user),
     )
     assert proc.stdin and proc.stdout and proc.stderr
     # Django's request stream stops at Content-Length; git sends large pushes chunked,
     # without one, so read the server's (already de-chunked) input directly.
-    source = request.environ["wsgi.input"] if request.method == "POST" else None
+    source = request.META["wsgi.input"] if request.method == "POST" else None
     pump = None
     if source is not None:
         pump = threading.Thread(target=_pump_request, args=(source, proc.stdin), daemon=True)
@@ -172,8 +178,11 @@ def _run_backend(request: HttpRequest, repo_path: object, repo_id: int, path: st
                 pump.join(timeout=5)
             drain.join(timeout=5)
             if returncode != 0:
-                log.warning("git http-backend exited %s: %s", returncode,
-                            b"".join(stderr_tail).decode("utf-8", "replace").strip())
+                log.warning(
+                    "git http-backend exited %s: %s",
+                    returncode,
+                    b"".join(stderr_tail).decode("utf-8", "replace").strip(),
+                )
 
     response = StreamingHttpResponse(body(), status=status)
     for name, value in headers:

@@ -30,11 +30,13 @@ def check_push(repo_id: int, pusher_id: int, raw: list[tuple[str, str, str]]) ->
         return []
     with transaction.atomic():
         record(
-            "push.refused", actor=pusher, project=repo.project, subject=repo,
+            "push.refused",
+            actor=pusher,
+            project=repo.project,
+            subject=repo,
             payload={
                 "refs": [
-                    {"ref": u.ref, "old": u.old, "new": u.new, "reason": reason}
-                    for u, reason in reasons
+                    {"ref": u.ref, "old": u.old, "new": u.new, "reason": reason} for u, reason in reasons
                 ]
             },
         )
@@ -54,11 +56,16 @@ def record_push(repo_id: int, pusher_id: int, raw: list[tuple[str, str, str]]) -
         for old, new, ref in raw:
             update = RefUpdate(ref=ref, old=old, new=new)
             forced = (
-                not update.is_create and not update.is_delete
-                and ref.startswith("refs/heads/") and not git.is_ancestor(repo.path, old, new)
+                not update.is_create
+                and not update.is_delete
+                and ref.startswith("refs/heads/")
+                and not git.is_ancestor(repo.path, old, new)
             )
             record(
-                "ref.updated", actor=pusher, project=repo.project, subject=repo,
+                "ref.updated",
+                actor=pusher,
+                project=repo.project,
+                subject=repo,
                 payload={"ref": ref, "old": old, "new": new, "forced": forced},
             )
     maintain_repository.enqueue(repo.pk)

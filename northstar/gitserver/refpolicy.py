@@ -42,7 +42,7 @@ def refusal(update: RefUpdate, ctx: PushContext) -> str | None:
         return "you may not push to this repository (pushing needs the developer role)"
     ref = update.ref
     if ref.startswith("refs/heads/"):
-        branch = ref[len("refs/heads/"):]
+        branch = ref[len("refs/heads/") :]
         if not ctx.is_protected(branch):  # type: ignore[operator]
             return None
         if (
@@ -69,7 +69,7 @@ def refusal(update: RefUpdate, ctx: PushContext) -> str | None:
             return None
         if role_allows(ctx.role, Action.MOVE_TAGS):
             return None
-        return f"tag {ref[len('refs/tags/'):]} already exists; only maintainers may move or delete tags"
+        return f"tag {ref[len('refs/tags/') :]} already exists; only maintainers may move or delete tags"
     if ref.startswith(("refs/changes/", "refs/northstar/", "refs/for/")):
         return f"{ref} is managed by Northstar and cannot be pushed to"
     return f"{ref}: only branches (refs/heads/) and tags (refs/tags/) may be pushed"

@@ -46,9 +46,7 @@ class Repository(models.Model):
     archived_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [
-            models.UniqueConstraint("project", Lower("name"), name="repository_name_unique_ci")
-        ]
+        constraints = [models.UniqueConstraint("project", Lower("name"), name="repository_name_unique_ci")]
         ordering = ["name"]
         verbose_name_plural = "repositories"
 

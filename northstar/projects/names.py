@@ -15,9 +15,31 @@ _NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 # Words our URLs use as path segments next to project and repository names.
 RESERVED_NAMES = frozenset(
     {
-        "api", "git", "admin", "static", "login", "logout", "new", "settings", "users",
-        "user", "projects", "tokens", "members", "repositories", "events", "help", "docs",
-        "search", "healthz", "favicon.ico", "robots.txt", "con", "nul", "aux", "prn",
+        "api",
+        "git",
+        "admin",
+        "static",
+        "login",
+        "logout",
+        "new",
+        "settings",
+        "users",
+        "user",
+        "projects",
+        "tokens",
+        "members",
+        "repositories",
+        "events",
+        "help",
+        "docs",
+        "search",
+        "healthz",
+        "favicon.ico",
+        "robots.txt",
+        "con",
+        "nul",
+        "aux",
+        "prn",
     }
 )
 

@@ -39,6 +39,7 @@ def _visibility(value: str) -> Visibility:
 
 # --- lookups ----------------------------------------------------------------------------
 
+
 def get_project(name: str) -> Project:
     project = Project.objects.filter(name__iexact=name).first()
     if project is None:
@@ -67,9 +68,14 @@ def visible_projects(user: User | None) -> QuerySet[Project]:
 
 # --- projects ---------------------------------------------------------------------------
 
+
 def create_project(
-    name: str, *, description: str = "", visibility: str = Visibility.PRIVATE,
-    actor: User | None, admin: User | None = None,
+    name: str,
+    *,
+    description: str = "",
+    visibility: str = Visibility.PRIVATE,
+    actor: User | None,
+    admin: User | None = None,
 ) -> Project:
     """Create a project. Its creator (or ``admin``) becomes its first admin member."""
     validate_name(name, kind="project name")
@@ -80,20 +86,34 @@ def create_project(
             if Project.objects.filter(name__iexact=name).exists():
                 raise Conflict(f"project {name!r} already exists")
             project = Project.objects.create(name=name, description=_description(description), visibility=vis)
-            record("project.created", actor=actor, project=project, subject=project,
-                   payload={"name": name, "visibility": vis.value})
+            record(
+                "project.created",
+                actor=actor,
+                project=project,
+                subject=project,
+                payload={"name": name, "visibility": vis.value},
+            )
             if owner is not None:
                 membership = Membership.objects.create(project=project, user=owner, role=Role.ADMIN)
-                record("member.added", actor=actor, project=project, subject=membership,
-                       payload={"username": owner.username, "role": Role.ADMIN.value})
+                record(
+                    "member.added",
+                    actor=actor,
+                    project=project,
+                    subject=membership,
+                    payload={"username": owner.username, "role": Role.ADMIN.value},
+                )
     except IntegrityError:
         raise Conflict(f"project {name!r} already exists") from None
     return project
 
 
 def update_project(
-    project: Project, *, actor: User | None, name: str | None = None,
-    description: str | None = None, visibility: str | None = None,
+    project: Project,
+    *,
+    actor: User | None,
+    name: str | None = None,
+    description: str | None = None,
+    visibility: str | None = None,
 ) -> Project:
     if actor is not None:
         require(actor, project, Action.MANAGE_PROJECT)
@@ -134,15 +154,24 @@ def set_project_archived(project: Project, archived: bool, *, actor: User | None
             return locked
         locked.archived_at = timezone.now() if archived else None
         locked.save(update_fields=["archived_at"])
-        record("project.archived" if archived else "project.unarchived", actor=actor,
-               project=locked, subject=locked)
+        record(
+            "project.archived" if archived else "project.unarchived",
+            actor=actor,
+            project=locked,
+            subject=locked,
+        )
     return locked
 
 
 # --- repositories -----------------------------------------------------------------------
 
+
 def create_repository(
-    project: Project, name: str, *, actor: User | None, default_branch: str = "main",
+    project: Project,
+    name: str,
+    *,
+    actor: User | None,
+    default_branch: str = "main",
     description: str = "",
 ) -> Repository:
     """Create a repository and its bare git repo on disk."""
@@ -157,11 +186,18 @@ def create_repository(
             if project.repositories.filter(name__iexact=name).exists():
                 raise Conflict(f"repository {project.name}/{name} already exists")
             repo = Repository.objects.create(
-                project=project, name=name, default_branch=default_branch,
+                project=project,
+                name=name,
+                default_branch=default_branch,
                 description=_description(description),
             )
-            record("repository.created", actor=actor, project=project, subject=repo,
-                   payload={"name": name, "default_branch": default_branch})
+            record(
+                "repository.created",
+                actor=actor,
+                project=project,
+                subject=repo,
+                payload={"name": name, "default_branch": default_branch},
+            )
             # A leftover directory can only be from a rolled-back creation with this id.
             shutil.rmtree(repo.path, ignore_errors=True)
             git.init_bare(repo.path, default_branch)
@@ -171,8 +207,12 @@ def create_repository(
 
 
 def update_repository(
-    repo: Repository, *, actor: User | None, name: str | None = None,
-    description: str | None = None, default_branch: str | None = None,
+    repo: Repository,
+    *,
+    actor: User | None,
+    name: str | None = None,
+    description: str | None = None,
+    default_branch: str | None = None,
     protected_patterns: list[str] | None = None,
 ) -> Repository:
     if actor is not None:
@@ -237,6 +277,10 @@ def set_repository_archived(repo: Repository, archived: bool, *, actor: User | N
             return locked
         locked.archived_at = timezone.now() if archived else None
         locked.save(update_fields=["archived_at"])
-        record("repository.archived" if archived else "repository.unarchived", actor=actor,
-               project=locked.project, subject=locked)
+        record(
+            "repository.archived" if archived else "repository.unarchived",
+            actor=actor,
+            project=locked.project,
+            subject=locked,
+        )
     return locked

@@ -74,7 +74,9 @@ def test_direct_push_to_main_is_refused(team: dict) -> None:
     f.commit_files(clone, {"b.txt": "b\n"}, "sneaky")
     proc = f.git(clone, "push", "origin", "HEAD:main", check=False)
     assert proc.returncode != 0
-    assert "remote: refs/heads/main: main is a protected branch and cannot be pushed to directly" in proc.stderr
+    assert (
+        "remote: refs/heads/main: main is a protected branch and cannot be pushed to directly" in proc.stderr
+    )
     assert "open a change" in proc.stderr
     assert _main(team) == before
     refused = Event.objects.get(verb="push.refused", project=team["project"])
@@ -158,8 +160,13 @@ def test_initial_import_needs_maintainer(server: LiveServer, tmp_path: Path) -> 
 def test_site_admin_is_bound_by_protection(team: dict, tmp_path: Path) -> None:
     site_admin = f.create_user(admin=True)
     token = f.create_token(site_admin)
-    url = f.auth_url(team["url"]("admin").split("://")[0] + "://" + team["url"]("admin").split("@")[1].split("/git/")[0],
-                     team["project"].name, team["repo"].name, site_admin.username, token)
+    url = f.auth_url(
+        team["url"]("admin").split("://")[0] + "://" + team["url"]("admin").split("@")[1].split("/git/")[0],
+        team["project"].name,
+        team["repo"].name,
+        site_admin.username,
+        token,
+    )
     clone = tmp_path / "sa"
     f.git(tmp_path, "clone", "-q", url, str(clone))
     f.commit_files(clone, {"e": "e\n"}, "e")
@@ -177,7 +184,9 @@ def test_wrong_token_and_no_credentials(team: dict, server: LiveServer) -> None:
     assert f.git(team["tmp"], "ls-remote", other, check=False).returncode != 0
     anon = f"{server.url}/git/{project.name}/{repo.name}.git"
     proc = f.git(team["tmp"], "ls-remote", anon, check=False)
-    assert proc.returncode != 0 and ("Authentication failed" in proc.stderr or "could not read Username" in proc.stderr)
+    assert proc.returncode != 0 and (
+        "Authentication failed" in proc.stderr or "could not read Username" in proc.stderr
+    )
 
 
 def test_password_works_for_git(team: dict, server: LiveServer) -> None:
@@ -211,7 +220,9 @@ def test_readers_below_developer_cannot_push(team: dict, role: str) -> None:
 
 def test_non_member_cannot_see_private_repo(team: dict, server: LiveServer) -> None:
     stranger = f.create_user()
-    url = f.auth_url(server.url, team["project"].name, team["repo"].name, stranger.username, f.create_token(stranger))
+    url = f.auth_url(
+        server.url, team["project"].name, team["repo"].name, stranger.username, f.create_token(stranger)
+    )
     proc = f.git(team["tmp"], "ls-remote", url, check=False)
     assert proc.returncode != 0
     assert "not found" in proc.stderr
@@ -246,7 +257,7 @@ def test_hostile_paths_are_refused_cleanly(team: dict, server: LiveServer, path:
     import urllib.error
     import urllib.request
 
-    req = urllib.request.Request(server.url + path)
+    req = urllib.request.Request(server.url + path)  # noqa: S310 - our own http URL
     try:
         with urllib.request.urlopen(req, timeout=10) as response:  # noqa: S310
             status = response.status
