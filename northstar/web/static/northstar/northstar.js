@@ -1,0 +1,57 @@
+// Northstar's only hand-written script. Every page works without it; this adds
+// copy buttons, submit-on-change selects and confirmation prompts.
+(function () {
+  "use strict";
+
+  function copyFrom(button) {
+    var input = document.querySelector(button.getAttribute("data-copy"));
+    if (!input) return;
+    function done(text) {
+      var label = button.textContent;
+      button.textContent = text;
+      setTimeout(function () { button.textContent = label; }, 1500);
+    }
+    function selectIt() {
+      input.focus();
+      input.select();
+      input.setSelectionRange(0, input.value.length);
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(
+        function () { done("Copied"); },
+        function () { selectIt(); done("Press Ctrl+C"); }
+      );
+    } else {
+      // Plain http (common on a LAN) has no clipboard API: select the text instead.
+      selectIt();
+      var copied = false;
+      try { copied = document.execCommand("copy"); } catch (e) { copied = false; }
+      done(copied ? "Copied" : "Press Ctrl+C");
+    }
+  }
+
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element)) return;
+    var copy = target.closest("[data-copy]");
+    if (copy) {
+      event.preventDefault();
+      copyFrom(copy);
+      return;
+    }
+    var confirmer = target.closest("[data-confirm]");
+    if (confirmer && !window.confirm(confirmer.getAttribute("data-confirm"))) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("change", function (event) {
+    var target = event.target;
+    if (!(target instanceof HTMLSelectElement) || !target.form) return;
+    if (target.hasAttribute("data-autosubmit")) {
+      target.form.submit();
+    } else if (target.hasAttribute("data-autosubmit-htmx") && window.htmx) {
+      window.htmx.trigger(target.form, "submit");
+    }
+  });
+})();
