@@ -22,9 +22,11 @@ def unique(prefix: str) -> str:
     return f"{prefix}{os.getpid()}x{next(_seq)}"
 
 
-def create_user(username: str | None = None, *, admin: bool = False) -> User:
+def create_user(username: str | None = None, *, admin: bool = False, password: str | None = None) -> User:
+    """A user that signs in with tokens; pass ``password=PASSWORD`` when a test needs one
+    (hashing a password costs a few hundred milliseconds)."""
     username = username or unique("user")
-    return accounts.create_user(username, f"{username}@example.com", PASSWORD, is_admin=admin)
+    return accounts.create_user(username, f"{username}@example.com", password, is_admin=admin)
 
 
 def create_token(user: User) -> str:

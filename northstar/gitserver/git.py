@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,23 +26,29 @@ class GitError(Exception):
         self.stderr = stderr
 
 
-# Inside a pre-receive hook, pushed objects sit in a quarantine directory that git names
-# through these variables; without them the hook could not see the commits being pushed.
-_QUARANTINE_VARS = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")
+# During pre-receive, pushed objects sit in a quarantine directory that git names through
+# these variables; git commands that must see the commits being pushed need them.
+QUARANTINE_VARS = ("GIT_OBJECT_DIRECTORY", "GIT_ALTERNATE_OBJECT_DIRECTORIES", "GIT_QUARANTINE_PATH")
 
 
-def _env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _QUARANTINE_VARS}
+def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
     # Never read the server user's ~/.gitconfig or /etc/gitconfig: behaviour must not
     # depend on who runs the server.
     env.update(GIT_CONFIG_NOSYSTEM="1", GIT_CONFIG_GLOBAL="/dev/null", GIT_TERMINAL_PROMPT="0")
+    env.update(extra or {})
     return env
 
 
-def run(repo: Path, *args: str, input: bytes | None = None, check: bool = True) -> bytes:
-    """Run ``git --git-dir=repo args…`` and return stdout."""
+def run(
+    repo: Path, *args: str, input: bytes | None = None, check: bool = True,
+    env: Mapping[str, str] | None = None,
+) -> bytes:
+    """Run ``git --git-dir=repo args…`` and return stdout. ``env`` adds variables."""
     cmd = ["git", f"--git-dir={repo}", *args]
-    proc = subprocess.run(cmd, input=input, capture_output=True, env=_env(), timeout=GIT_TIMEOUT, check=False)
+    proc = subprocess.run(
+        cmd, input=input, capture_output=True, env=_env(env), timeout=GIT_TIMEOUT, check=False
+    )
     if check and proc.returncode != 0:
         raise GitError(args, proc.returncode, proc.stderr.decode("utf-8", "replace"))
     return proc.stdout
@@ -53,9 +59,9 @@ def is_sha(value: str) -> bool:
 
 
 HOOK_TEMPLATE = """#!/bin/sh
-# Installed by Northstar. Pushes are checked by Northstar itself; a push that did not come
-# through Northstar's HTTP endpoint is refused.
-if [ -z "$NORTHSTAR_PYTHON" ]; then
+# Installed by Northstar. Pushes are checked by the Northstar server that received them;
+# a push that did not come through Northstar's HTTP endpoint is refused.
+if [ -z "$NORTHSTAR_PYTHON" ] || [ -z "$NORTHSTAR_HOOK_TOKEN" ]; then
     echo "push refused: push through the Northstar server, not directly to the repository" >&2
     exit 1
 fi
@@ -138,11 +144,14 @@ def list_refs(path: Path, prefix: str) -> list[Ref]:
     return refs
 
 
-def resolve(path: Path, rev: str) -> str | None:
+def resolve(path: Path, rev: str, *, env: Mapping[str, str] | None = None) -> str | None:
     """The commit id ``rev`` names, or None. ``rev`` is never parsed as an option."""
     if rev.startswith("-"):
         return None
-    out = run(path, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}", check=False)
+    out = run(
+        path, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}",
+        check=False, env=env,
+    )
     sha = out.decode().strip()
     return sha if is_sha(sha) else None
 
@@ -151,10 +160,10 @@ def is_empty(path: Path) -> bool:
     return not run(path, "for-each-ref", "--count=1", "refs/heads/").strip()
 
 
-def is_ancestor(path: Path, ancestor: str, descendant: str) -> bool:
+def is_ancestor(path: Path, ancestor: str, descendant: str, *, env: Mapping[str, str] | None = None) -> bool:
     cmd = ["merge-base", "--is-ancestor", ancestor, descendant]
     try:
-        run(path, *cmd)
+        run(path, *cmd, env=env)
         return True
     except GitError as exc:
         if exc.returncode == 1:

@@ -1,65 +1,82 @@
-"""Entry point of the git hooks Northstar installs in every repository.
+"""The git hooks' client: forwards a push's ref updates to the server that received it.
 
-``git http-backend`` runs them with the environment our smart HTTP view set up, which
-tells them who is pushing (``NORTHSTAR_PUSHER_ID``) to which repository. Run as
-``python -m northstar.gitserver.hooks pre-receive|post-receive`` with ref lines on stdin.
+Runs as ``python -m northstar.gitserver.hooks pre-receive|post-receive`` inside ``git
+http-backend``, once or twice per push, so it imports only the standard library: the
+decisions are made by the already-running server (``gitserver/internal.py``), which
+knows the pusher from the signed ``NORTHSTAR_HOOK_TOKEN`` our smart HTTP view set.
 """
 
 from __future__ import annotations
 
-import logging
+import http.client
+import json
 import os
 import sys
+from typing import Any
+from urllib.parse import urlparse
 
-import django
+from northstar.gitserver.git import QUARANTINE_VARS
+
+INTERNAL_HOST = "northstar.internal"
+INTERNAL_PATH = "/internal/git-hook"
+HOOKS = ("pre-receive", "post-receive")
 
 
-def _read_updates() -> list[tuple[str, str, str]]:
-    updates = []
-    for line in sys.stdin.read().splitlines():
-        old, new, ref = line.split(" ", 2)
-        updates.append((old, new, ref))
-    return updates
+def _request(url: str, payload: dict[str, object]) -> dict[str, Any]:
+    parsed = urlparse(url)
+    conn = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port or 80, timeout=600)
+    try:
+        conn.request(
+            "POST",
+            INTERNAL_PATH,
+            json.dumps(payload),
+            {"Content-Type": "application/json", "Host": INTERNAL_HOST},
+        )
+        response = conn.getresponse()
+        answer = json.loads(response.read())
+    finally:
+        conn.close()
+    if not isinstance(answer, dict):
+        raise ValueError("unexpected answer")
+    return answer
 
 
 def main(argv: list[str]) -> int:
-    if len(argv) != 1 or argv[0] not in ("pre-receive", "post-receive"):
+    if len(argv) != 1 or argv[0] not in HOOKS:
         print("usage: python -m northstar.gitserver.hooks pre-receive|post-receive", file=sys.stderr)
         return 2
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "northstar.settings")
-    django.setup()
-    from northstar.gitserver import pushes
-
-    try:
-        pusher_id = int(os.environ["NORTHSTAR_PUSHER_ID"])
-        repo_id = int(os.environ["NORTHSTAR_REPO_ID"])
-    except (KeyError, ValueError):
-        print("push refused: missing Northstar push context", file=sys.stderr)
+    hook = argv[0]
+    url, token = os.environ.get("NORTHSTAR_INTERNAL_URL"), os.environ.get("NORTHSTAR_HOOK_TOKEN")
+    if not url or not token:
+        print("push refused: push through a server started with `northstar serve`", file=sys.stderr)
         return 1
-    updates = _read_updates()
+    updates = [line.split(" ", 2) for line in sys.stdin.read().splitlines() if line]
+    options = [
+        os.environ.get(f"GIT_PUSH_OPTION_{i}", "")
+        for i in range(int(os.environ.get("GIT_PUSH_OPTION_COUNT", "0") or 0))
+    ]
+    payload: dict[str, object] = {
+        "hook": hook,
+        "token": token,
+        "updates": updates,
+        "push_options": options,
+        "object_env": {k: os.environ[k] for k in QUARANTINE_VARS if k in os.environ},
+    }
     try:
-        if argv[0] == "pre-receive":
-            refused = pushes.check_push(repo_id, pusher_id, updates)
-            for line in refused:
-                print(line, file=sys.stderr)
-            return 1 if refused else 0
-        pushes.record_push(repo_id, pusher_id, updates)
-        return 0
-    except Exception:
-        # The pusher gets one actionable line; the details go to the server log.
-        logging.getLogger("northstar.gitserver.hooks").exception("%s hook failed", argv[0])
-        if argv[0] == "pre-receive":
+        answer = _request(url, payload)
+    except (OSError, ValueError, http.client.HTTPException) as exc:
+        if hook == "pre-receive":
             print(
-                "push refused: Northstar could not check this push; nothing was changed. "
-                "Try again, or ask an admin to look at the server log",
+                f"push refused: could not reach the Northstar server to check it ({exc}); "
+                "nothing was changed",
                 file=sys.stderr,
             )
             return 1
-        print(
-            "pushed, but Northstar could not record it; an admin should look at the server log",
-            file=sys.stderr,
-        )
+        print(f"pushed, but Northstar could not record it ({exc})", file=sys.stderr)
         return 0
+    for line in answer.get("messages") or []:
+        print(line, file=sys.stderr)
+    return int(answer.get("exit", 1))
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from northstar.accounts.permissions import Action, require
 from northstar.accounts.services import authenticate_basic
 from northstar.errors import NorthstarError, Unauthenticated
+from northstar.gitserver.internal import hook_token
 from northstar.projects.services import get_project, get_repository
 
 log = logging.getLogger(__name__)
@@ -104,13 +105,12 @@ def _cgi_env(
         QUERY_STRING=request.META.get("QUERY_STRING", ""),
         CONTENT_TYPE=request.META.get("CONTENT_TYPE", ""),
         REMOTE_ADDR=request.META.get("REMOTE_ADDR", ""),
-        NORTHSTAR_REPO_ID=str(repo_id),
         NORTHSTAR_PYTHON=sys.executable,
-        NORTHSTAR_DATA_DIR=str(settings.DATA_DIR),
+        NORTHSTAR_INTERNAL_URL=settings.INTERNAL_URL,
     )
     if user is not None:
         env["REMOTE_USER"] = user.username
-        env["NORTHSTAR_PUSHER_ID"] = str(user.pk)
+        env["NORTHSTAR_HOOK_TOKEN"] = hook_token(repo_id, user.pk)
     if "CONTENT_LENGTH" in request.META and request.META["CONTENT_LENGTH"]:
         env["CONTENT_LENGTH"] = request.META["CONTENT_LENGTH"]
     for header in ("HTTP_CONTENT_ENCODING", "HTTP_GIT_PROTOCOL"):

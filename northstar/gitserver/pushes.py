@@ -9,12 +9,17 @@ from northstar.accounts.permissions import effective_role
 from northstar.events.services import record
 from northstar.gitserver import git
 from northstar.gitserver.refpolicy import PushContext, RefUpdate, refusal
+from northstar.gitserver.tasks import maintain_repository
 from northstar.projects.models import Repository
 
 
-def check_push(repo_id: int, pusher_id: int, raw: list[tuple[str, str, str]]) -> list[str]:
-    """Return the lines to print if the push is refused (all refs or none), else []."""
-    repo = Repository.objects.select_related("project").get(pk=repo_id)
+def check_push(
+    repo: Repository, pusher_id: int, raw: list[tuple[str, str, str]], object_env: dict[str, str]
+) -> list[str]:
+    """Return the lines to print if the push is refused (all refs or none), else [].
+
+    ``object_env`` lets git see the pushed objects, still in quarantine at this point.
+    """
     pusher = get_user_model().objects.get(pk=pusher_id)
     updates = [RefUpdate(ref=ref, old=old, new=new) for old, new, ref in raw]
     ctx = PushContext(
@@ -23,7 +28,7 @@ def check_push(repo_id: int, pusher_id: int, raw: list[tuple[str, str, str]]) ->
         default_branch=repo.default_branch,
         is_protected=repo.is_protected,
         default_branch_exists=git.resolve(repo.path, f"refs/heads/{repo.default_branch}") is not None,
-        fast_forward=lambda u: git.is_ancestor(repo.path, u.old, u.new),
+        fast_forward=lambda u: git.is_ancestor(repo.path, u.old, u.new, env=object_env),
     )
     reasons = [(u, reason) for u in updates if (reason := refusal(u, ctx)) is not None]
     if not reasons:
@@ -46,11 +51,8 @@ def check_push(repo_id: int, pusher_id: int, raw: list[tuple[str, str, str]]) ->
     return lines
 
 
-def record_push(repo_id: int, pusher_id: int, raw: list[tuple[str, str, str]]) -> None:
+def record_push(repo: Repository, pusher_id: int, raw: list[tuple[str, str, str]]) -> None:
     """Write one ``ref.updated`` event per ref the push moved, then schedule maintenance."""
-    from northstar.gitserver.tasks import maintain_repository
-
-    repo = Repository.objects.select_related("project").get(pk=repo_id)
     pusher = get_user_model().objects.get(pk=pusher_id)
     with transaction.atomic():
         for old, new, ref in raw:

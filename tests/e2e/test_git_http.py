@@ -190,7 +190,10 @@ def test_wrong_token_and_no_credentials(team: dict, server: LiveServer) -> None:
 
 
 def test_password_works_for_git(team: dict, server: LiveServer) -> None:
+    from northstar.accounts.services import set_password
+
     user = team["users"]["viewer"]
+    set_password(user, f.PASSWORD, actor=user)
     url = f.auth_url(server.url, team["project"].name, team["repo"].name, user.username, f.PASSWORD)
     assert "refs/heads/main" in f.git(team["tmp"], "ls-remote", url).stdout
 
@@ -253,7 +256,7 @@ def test_archived_repository_is_read_only(team: dict) -> None:
         "/git/p/r.git/HEAD",
     ],
 )
-def test_hostile_paths_are_refused_cleanly(team: dict, server: LiveServer, path: str) -> None:
+def test_hostile_paths_are_refused_cleanly(server: LiveServer, path: str) -> None:
     import urllib.error
     import urllib.request
 
@@ -280,3 +283,25 @@ def test_push_with_large_blobs(team: dict) -> None:
     again = team["tmp"] / "again"
     f.git(team["tmp"], "clone", "-q", "--branch", "big", team["url"]("viewer"), str(again))
     assert (again / "blob.bin").read_bytes() == (clone / "blob.bin").read_bytes()
+
+
+def test_concurrent_pushes_all_land_and_are_recorded(team: dict) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    clones = []
+    for i in range(6):
+        clone = team["tmp"] / f"p{i}"
+        f.git(team["tmp"], "clone", "-q", team["url"]("developer"), str(clone))
+        clones.append((clone, f.commit_files(clone, {f"f{i}": f"{i}\n"}, f"change {i}")))
+
+    def push(item: tuple[Path, str]) -> int:
+        clone, _ = item
+        return f.git(clone, "push", "origin", f"HEAD:refs/heads/par-{clone.name}", check=False).returncode
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        codes = list(pool.map(push, clones))
+    assert codes == [0] * 6
+    for clone, sha in clones:
+        assert gitlib.resolve(team["repo"].path, f"refs/heads/par-{clone.name}") == sha
+    recorded = Event.objects.filter(verb="ref.updated", payload__ref__startswith="refs/heads/par-")
+    assert recorded.count() == 6

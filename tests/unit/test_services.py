@@ -142,7 +142,7 @@ def test_users() -> None:
 
 
 def test_tokens_are_hashed_shown_once_and_revocable() -> None:
-    user = f.create_user()
+    user = f.create_user(password=f.PASSWORD)
     token, plaintext = accounts.create_token(user, "laptop", actor=user)
     assert plaintext.startswith("nst_") and len(plaintext) > 40
     stored = ApiToken.objects.get(pk=token.pk)

@@ -1,0 +1,97 @@
+"""The endpoint our git hooks call back to (see ``hooks.py``).
+
+It trusts nothing in the request but the signed token, which our smart HTTP view created
+for this push with the server's secret key: it names the repository and the pusher.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Any
+
+from django.core import signing
+from django.http import HttpRequest, JsonResponse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_POST
+
+from northstar.gitserver import pushes
+from northstar.gitserver.git import QUARANTINE_VARS, is_sha
+from northstar.projects.models import Repository
+
+log = logging.getLogger(__name__)
+HOOK_SALT = "northstar.gitserver.hook"
+# A push may stream for a long time before its hooks run.
+HOOK_TOKEN_MAX_AGE = 6 * 3600
+
+
+def hook_token(repo_id: int, pusher_id: int) -> str:
+    return signing.dumps({"repo": repo_id, "pusher": pusher_id}, salt=HOOK_SALT)
+
+
+def _answer(exit_code: int, messages: list[str], status: int = 200) -> JsonResponse:
+    return JsonResponse({"exit": exit_code, "messages": messages}, status=status)
+
+
+def _object_env(repo: Repository, raw: Any) -> dict[str, str]:
+    """The quarantine variables, accepted only when they point inside this repository."""
+    if not isinstance(raw, dict):
+        return {}
+    objects = os.path.realpath(repo.path / "objects")
+    env = {}
+    for key in QUARANTINE_VARS:
+        value = raw.get(key)
+        if not isinstance(value, str):
+            continue
+        paths = value.split(os.pathsep) if key == "GIT_ALTERNATE_OBJECT_DIRECTORIES" else [value]
+        if all(os.path.realpath(Path(p)).startswith(objects) for p in paths):
+            env[key] = value
+    return env
+
+
+def _updates(raw: Any) -> list[tuple[str, str, str]]:
+    updates = []
+    for item in raw:
+        old, new, ref = item
+        if not (is_sha(old) and is_sha(new) and isinstance(ref, str) and ref.startswith("refs/")):
+            raise ValueError(f"bad ref update {item!r}")
+        updates.append((old, new, ref))
+    return updates
+
+
+@csrf_exempt
+@require_POST
+def git_hook(request: HttpRequest) -> JsonResponse:
+    try:
+        data = json.loads(request.body)
+        claims = signing.loads(data["token"], salt=HOOK_SALT, max_age=HOOK_TOKEN_MAX_AGE)
+        hook = data["hook"]
+        updates = _updates(data["updates"])
+        repo = Repository.objects.select_related("project").get(pk=claims["repo"])
+    except (ValueError, KeyError, TypeError, signing.BadSignature, Repository.DoesNotExist):
+        return _answer(1, ["push refused: invalid hook request"], status=403)
+    try:
+        if hook == "pre-receive":
+            refused = pushes.check_push(
+                repo, claims["pusher"], updates, _object_env(repo, data.get("object_env"))
+            )
+            return _answer(1 if refused else 0, refused)
+        if hook == "post-receive":
+            pushes.record_push(repo, claims["pusher"], updates)
+            return _answer(0, [])
+    except Exception:
+        log.exception("%s hook failed for repository %s", hook, repo.pk)
+        if hook == "pre-receive":
+            return _answer(
+                1,
+                [
+                    "push refused: Northstar could not check this push; nothing was changed. "
+                    "Try again, or ask an admin to look at the server log"
+                ],
+            )
+        return _answer(
+            0, ["pushed, but Northstar could not record it; an admin should look at the server log"]
+        )
+    return _answer(1, [f"unknown hook {hook!r}"], status=400)
