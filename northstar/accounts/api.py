@@ -1,19 +1,59 @@
-"""API: the signed-in user, their tokens, and (for site admins) creating users."""
+"""API: the signed-in user, their tokens, and (for site admins) creating users.
+
+Also the base classes of every API input: unknown fields are refused rather than silently
+ignored (a misspelt field must not look like success), and no text may hold NUL, which no
+name, description or ref can contain and which databases and ``git`` cannot take.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth.models import User
 from django.http import HttpRequest
-from ninja import Router, Schema
+from ninja import Field, Router, Schema, Status
 from ninja.pagination import PageNumberPagination, paginate
+from pydantic import ConfigDict, field_validator
 
 from northstar.accounts import services
 from northstar.accounts.models import ApiToken
 from northstar.errors import Forbidden, NotFound
 
 router = Router(tags=["users and tokens"])
+
+
+def has_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, list):
+        return any(has_nul(item) for item in value)
+    return False
+
+
+class QueryInput(Schema):
+    """Query parameters: text without NUL."""
+
+    @field_validator("*")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if has_nul(value):
+            raise ValueError("must not contain NUL characters")
+        return value
+
+
+class Input(QueryInput):
+    """A JSON request body: text without NUL, and no fields we do not know."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Pages(PageNumberPagination):
+    """ninja's page numbers, bounded: a page beyond any real list must not overflow SQL."""
+
+    class Input(Schema):
+        page: int = Field(1, ge=1, le=1_000_000)
+        page_size: int | None = Field(None, ge=1, description="at most 100")
 
 
 class UserOut(Schema):
@@ -27,7 +67,7 @@ class UserOut(Schema):
         return obj.is_superuser
 
 
-class UserIn(Schema):
+class UserIn(Input):
     username: str
     email: str
     password: str | None = None
@@ -43,7 +83,7 @@ class TokenOut(Schema):
     revoked_at: datetime | None
 
 
-class TokenIn(Schema):
+class TokenIn(Input):
     name: str
 
 
@@ -61,34 +101,35 @@ def me(request: HttpRequest) -> User:
 
 
 @router.post("/users", response={201: UserOut}, summary="Create a user (site admins only)")
-def create_user(request: HttpRequest, payload: UserIn) -> tuple[int, User]:
+def create_user(request: HttpRequest, payload: UserIn) -> Status[User]:
     if not _me(request).is_superuser:
         raise Forbidden("only site admins may create users")
     user = services.create_user(
         payload.username, payload.email, payload.password, is_admin=payload.is_admin,
         actor=_me(request),
     )
-    return 201, user
+    return Status(201, user)
 
 
-@router.get("/user/tokens", response=list[TokenOut], summary="My API tokens")
-@paginate(PageNumberPagination, page_size=50)
+@router.get("/user/tokens", response=list[TokenOut],
+            summary="My API tokens, newest first (never their secret)")
+@paginate(Pages, page_size=50)
 def list_tokens(request: HttpRequest) -> object:
-    return ApiToken.objects.filter(user=_me(request))
+    return ApiToken.objects.filter(user=_me(request)).order_by("-created_at", "-id")
 
 
 @router.post("/user/tokens", response={201: TokenCreated},
              summary="Create an API token; the token is in this answer only")
-def create_token(request: HttpRequest, payload: TokenIn) -> tuple[int, dict[str, object]]:
+def create_token(request: HttpRequest, payload: TokenIn) -> Status[TokenCreated]:
     token, plaintext = services.create_token(_me(request), payload.name, actor=_me(request))
-    data = TokenOut.from_orm(token).dict()
-    return 201, {**data, "token": plaintext}
+    data = TokenOut.from_orm(token).model_dump()
+    return Status(201, TokenCreated(**data, token=plaintext))
 
 
 @router.delete("/user/tokens/{token_id}", response={204: None}, summary="Revoke one of my tokens")
-def revoke_token(request: HttpRequest, token_id: int) -> tuple[int, None]:
+def revoke_token(request: HttpRequest, token_id: int) -> Status[None]:
     token = ApiToken.objects.filter(user=_me(request), pk=token_id).first()
     if token is None:
         raise NotFound(f"token {token_id} not found")
     services.revoke_token(token, actor=_me(request))
-    return 204, None
+    return Status(204, None)

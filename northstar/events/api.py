@@ -7,8 +7,9 @@ from typing import Any
 
 from django.http import HttpRequest
 from ninja import Router, Schema
-from ninja.pagination import PageNumberPagination, paginate
+from ninja.pagination import paginate
 
+from northstar.accounts.api import Pages
 from northstar.accounts.permissions import Action
 from northstar.events.models import Event
 from northstar.projects.api import project_for
@@ -31,7 +32,7 @@ class EventOut(Schema):
 
 
 @router.get("/projects/{project}/events", response=list[EventOut])
-@paginate(PageNumberPagination, page_size=50)
+@paginate(Pages, page_size=50)
 def project_events(request: HttpRequest, project: str, verb: str | None = None) -> object:
     obj = project_for(request, project, Action.VIEW_ACTIVITY)
     events = Event.objects.filter(project=obj)
