@@ -112,6 +112,12 @@ def server(_session_server: LiveServer, transactional_db: Any) -> LiveServer:
     return _session_server
 
 
+# Playwright's sync API leaves an asyncio loop marked as running on the main thread from
+# the moment the session's browser starts, and Django then refuses every ORM call made by
+# the tests that follow ("cannot call this from an async context"). Nothing here is async;
+# the guard is a false alarm in this process.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
 BROWSER_ARGS = [
     "--headless",
     "--no-sandbox",

@@ -108,6 +108,8 @@ def create_token(user: User, name: str, *, actor: Actor) -> tuple[ApiToken, str]
     name = (name or "").strip()
     if not name or len(name) > 100:
         raise Invalid("token name must be 1 to 100 characters")
+    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+        raise Invalid("token name must not contain control characters")
     plaintext = TOKEN_PREFIX + secrets.token_urlsafe(32)
     with transaction.atomic():
         token = ApiToken.objects.create(

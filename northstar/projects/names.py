@@ -34,6 +34,7 @@ RESERVED_NAMES = frozenset(
         "docs",
         "search",
         "healthz",
+        "internal",
         "favicon.ico",
         "robots.txt",
         "con",

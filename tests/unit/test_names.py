@@ -30,6 +30,7 @@ def test_valid_names(name: str) -> None:
         ("api", "reserved"),
         ("GIT", "reserved"),
         ("static", "reserved"),
+        ("internal", "reserved"),
         ("a b", "may use only letters"),
     ],
 )

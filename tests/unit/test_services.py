@@ -159,6 +159,9 @@ def test_tokens_are_hashed_shown_once_and_revocable() -> None:
     accounts.revoke_token(token, actor=user)
     assert accounts.user_for_token(plaintext) is None
     assert accounts.user_for_token("nst_" + "x" * 500) is None
+    for bad_name in ("", "x" * 101, "a\x00b", "tab\tname"):
+        with pytest.raises(Invalid):
+            accounts.create_token(user, bad_name, actor=user)
     assert {"token.created", "token.revoked"} <= set(verbs())
     serialized = str(list(Event.objects.values_list("payload", flat=True)))
     assert plaintext not in serialized

@@ -3,7 +3,6 @@ history, built the way ``northstar.demo`` builds it (fetching runs no push hooks
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,12 +15,6 @@ from northstar.accounts import services as accounts
 from northstar.gitserver import git as gitlib
 from northstar.projects.models import Project, Repository
 from tests import factories as f
-
-# Playwright's sync API leaves an asyncio loop marked as running on the main thread from
-# the moment the session's browser starts, and Django then refuses every ORM call made by
-# the tests that follow ("cannot call this from an async context"). Nothing here is async;
-# the guard is a false alarm. (Belongs next to the ``browser`` fixture in tests/conftest.py.)
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 ROLES = ("admin", "maintainer", "developer", "support", "viewer")
 
