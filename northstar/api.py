@@ -205,7 +205,8 @@ def _http_error(request: HttpRequest, exc: HttpError) -> HttpResponse:
             request, 415, "unsupported_media_type",
             f"request bodies must be JSON sent as Content-Type: application/json, not {cause}",
         )
-    if isinstance(cause, ValueError):  # json.JSONDecodeError and UnicodeDecodeError
+    # json.JSONDecodeError and UnicodeDecodeError are ValueErrors; absurd nesting recurses.
+    if isinstance(cause, ValueError | RecursionError):
         reason = f" ({cause})" if isinstance(cause, json.JSONDecodeError) else ""
         return error_response(
             request, 400, "bad_request", f"request body is not valid JSON{reason}"

@@ -9,8 +9,9 @@ from django.http import HttpRequest
 from ninja import Router, Schema
 from ninja.pagination import paginate
 
-from northstar.accounts.api import Pages
+from northstar.accounts.api import Pages, has_nul
 from northstar.accounts.permissions import Action
+from northstar.errors import Invalid
 from northstar.events.models import Event
 from northstar.projects.api import project_for
 
@@ -31,10 +32,12 @@ class EventOut(Schema):
         return obj.actor_name
 
 
-@router.get("/projects/{project}/events", response=list[EventOut])
+@router.get("/projects/{project}/events", response=list[EventOut], summary="The event log, newest first")
 @paginate(Pages, page_size=50)
 def project_events(request: HttpRequest, project: str, verb: str | None = None) -> object:
     obj = project_for(request, project, Action.VIEW_ACTIVITY)
+    if has_nul(verb):
+        raise Invalid("verb must not contain NUL characters")
     events = Event.objects.filter(project=obj)
     if verb:
         events = events.filter(verb=verb)
