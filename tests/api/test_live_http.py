@@ -214,3 +214,23 @@ def test_concurrent_demotions_always_leave_an_admin(server: LiveServer) -> None:
                 accounts.add_member(project, user, Role.ADMIN, actor=None)
             elif membership.role != Role.ADMIN:
                 accounts.change_member_role(membership, Role.ADMIN, actor=None)
+
+
+def test_git_url_names_with_nul_are_not_found_not_aliases(server: LiveServer) -> None:
+    """A name with NUL names nothing: it must answer 404, as a name that does not exist.
+
+    Today SQLite's LIKE stops at NUL, so /git/zero%00/app.git serves zero/app; PostgreSQL
+    cannot hold NUL in text at all and the lookup raises (500).
+    """
+    import base64
+
+    user, token = user_and_token()
+    project = f.create_project("zero", admin=user)
+    f.create_repository(project, "app")
+    auth = {"Authorization": "Basic " + base64.b64encode(f"{user.username}:{token}".encode()).decode()}
+    checks = Checks()
+    for path in ("/git/a%00b/app.git", "/git/zero%00/app.git", "/git/zero/app%00.git", "/git/%00/%00.git"):
+        url = f"{path}/info/refs?service=git-upload-pack"
+        checks.status(f"{path} signed in", http(server.url, "GET", url, headers=auth), 404)
+        checks.status(f"{path} anonymous", http(server.url, "GET", url), 401)
+    checks.done()
