@@ -97,7 +97,8 @@ def require(user: AnyUser | None, project: Project, action: Action) -> Role:
     if role is None:
         if user is None or not user.is_authenticated:
             raise Unauthenticated("sign in to continue")
-        raise NotFound(f"project {project.name!r} not found")
+        # Not the stored name: asking "SECRET" must not reveal that "secret" exists.
+        raise NotFound("project not found")
     if role not in PERMISSIONS[action]:
         if user is None or not user.is_authenticated:
             raise Unauthenticated("sign in to continue")

@@ -88,10 +88,10 @@ def set_password(user: User, password: str, *, actor: Actor) -> None:
 
 
 def get_user(username: str) -> User:
-    try:
-        return get_user_model().objects.get(username__iexact=username)
-    except get_user_model().DoesNotExist:
-        raise NotFound(f"user {username!r} not found") from None
+    user = None if "\x00" in username else get_user_model().objects.filter(username__iexact=username).first()
+    if user is None:
+        raise NotFound(f"user {username!r} not found")
+    return user
 
 
 # --- API tokens -------------------------------------------------------------------------
@@ -159,6 +159,8 @@ def user_for_token(plaintext: str) -> User | None:
 
 def authenticate_basic(username: str, secret: str) -> User | None:
     """Git's basic auth: a username with one of their tokens, or their password."""
+    if "\x00" in username:
+        return None
     user = get_user_model().objects.filter(username__iexact=username, is_active=True).first()
     if user is None:
         return None
@@ -194,10 +196,11 @@ def add_member(project: Project, user: User, role: Role | str, *, actor: User | 
 def change_member_role(membership: Membership, role: Role | str, *, actor: User | None) -> Membership:
     role = _role(role)
     project = membership.project
-    _check_can_grant(actor, project, role)
-    _check_can_grant(actor, project, Role(membership.role))
     with transaction.atomic():
+        _lock_memberships(project)
         locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        _check_can_grant(actor, project, role)
+        _check_can_grant(actor, project, Role(locked.role))
         old = locked.role
         if old == Role.ADMIN and role != Role.ADMIN:
             _keep_an_admin(project, locked)
@@ -215,9 +218,10 @@ def change_member_role(membership: Membership, role: Role | str, *, actor: User 
 
 def remove_member(membership: Membership, *, actor: User | None) -> None:
     project = membership.project
-    _check_can_grant(actor, project, Role(membership.role))
     with transaction.atomic():
+        _lock_memberships(project)
         locked = Membership.objects.select_for_update().get(pk=membership.pk)
+        _check_can_grant(actor, project, Role(locked.role))
         if locked.role == Role.ADMIN:
             _keep_an_admin(project, locked)
         record(
@@ -247,6 +251,12 @@ def _check_can_grant(actor: User | None, project: Project, role: Role) -> None:
     require(actor, project, Action.MANAGE_MEMBERS)
     if role == Role.ADMIN and effective_role(actor, project) != Role.ADMIN:
         raise Forbidden("only project admins may grant, change or remove the admin role")
+
+
+def _lock_memberships(project: Project) -> None:
+    """Serialise membership changes of one project, so that two admins demoting each other
+    at once cannot both succeed and leave the project without an admin."""
+    Project.objects.select_for_update().filter(pk=project.pk).first()
 
 
 def _keep_an_admin(project: Project, leaving: Membership) -> None:

@@ -25,7 +25,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from northstar.accounts.permissions import Action, require
 from northstar.accounts.services import authenticate_basic
-from northstar.errors import NorthstarError, Unauthenticated
+from northstar.errors import NorthstarError, NotFound, Unauthenticated
 from northstar.gitserver.internal import hook_token
 from northstar.projects.services import get_project, get_repository
 
@@ -76,17 +76,21 @@ def git_http(request: HttpRequest, project: str, repo: str, path: str) -> HttpRe
     if service not in SERVICES:
         # Only the smart protocol is served; the dumb one would bypass our checks.
         return _text(404, "not found: Northstar speaks only git's smart HTTP protocol")
+    user = None
     try:
         user = _basic_user(request)
         project_obj = get_project(project)
-        repo_obj = get_repository(project_obj, repo)
+        # Permission before the repository lookup: what a caller may not see must answer
+        # exactly like what does not exist.
         require(user, project_obj, SERVICES[service])
+        repo_obj = get_repository(project_obj, repo)
     except Unauthenticated as exc:
         return _text(401, exc.message, challenge=True)
-    except NorthstarError as exc:
-        # Unknown and invisible repositories look the same to an anonymous caller.
-        if user is None:
+    except NotFound:
+        if user is None:  # ask for credentials rather than confirm or deny anything
             return _text(401, "sign in to continue", challenge=True)
+        return _text(404, f"repository {project}/{repo} not found")
+    except NorthstarError as exc:
         return _text(exc.status, exc.message)
     return _run_backend(request, repo_obj.path, repo_obj.pk, path, user)
 

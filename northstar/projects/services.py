@@ -41,14 +41,15 @@ def _visibility(value: str) -> Visibility:
 
 
 def get_project(name: str) -> Project:
-    project = Project.objects.filter(name__iexact=name).first()
+    # NUL names nothing (SQLite would match up to it; PostgreSQL cannot compare it).
+    project = None if "\x00" in name else Project.objects.filter(name__iexact=name).first()
     if project is None:
         raise NotFound(f"project {name!r} not found")
     return project
 
 
 def get_repository(project: Project, name: str) -> Repository:
-    repo = project.repositories.filter(name__iexact=name).first()
+    repo = None if "\x00" in name else project.repositories.filter(name__iexact=name).first()
     if repo is None:
         raise NotFound(f"repository {project.name}/{name} not found")
     return repo

@@ -120,7 +120,10 @@ def load_project(request: HttpRequest, name: str, action: Action) -> tuple[Proje
         if not request.user.is_authenticated:
             raise Unauthenticated("sign in to continue") from None
         raise
-    role = require(request.user, project, action)
+    try:
+        role = require(request.user, project, action)
+    except NotFound:
+        raise NotFound(f"project {name[:64]!r} not found") from None  # as typed, like a missing one
     return project, Allowed(role)
 
 
