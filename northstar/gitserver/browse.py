@@ -7,6 +7,9 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from django.conf import settings
+from django.http import HttpRequest
+
 from northstar.errors import NotFound
 from northstar.gitserver import git
 from northstar.projects.models import Repository
@@ -118,3 +121,9 @@ def stream_blob(repo: Repository, commit: str, file_path: str, chunk: int = 64 *
                 yield data
         finally:
             proc.kill()
+
+
+def clone_url(request: HttpRequest, repo: Repository) -> str:
+    """The URL git clones ``repo`` from: NORTHSTAR_BASE_URL, or the host the request came to."""
+    path = f"/git/{repo.project.name}/{repo.name}.git"
+    return f"{settings.BASE_URL}{path}" if settings.BASE_URL else request.build_absolute_uri(path)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.http import HttpRequest
 from ninja import Field, Router, Schema, Status
@@ -15,6 +14,7 @@ from northstar.accounts.api import Input, Pages, has_nul
 from northstar.accounts.models import Membership
 from northstar.accounts.permissions import Action, effective_role, require
 from northstar.errors import NotFound
+from northstar.gitserver.browse import clone_url
 from northstar.projects import services
 from northstar.projects.models import Project, Repository
 
@@ -24,10 +24,6 @@ router = Router(tags=["projects"])
 def _user(request: HttpRequest) -> User:
     return request.user  # type: ignore[return-value]
 
-
-def clone_url(request: HttpRequest, repo: Repository) -> str:
-    path = f"/git/{repo.project.name}/{repo.name}.git"
-    return f"{settings.BASE_URL}{path}" if settings.BASE_URL else request.build_absolute_uri(path)
 
 
 class ProjectOut(Schema):

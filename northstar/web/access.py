@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from functools import wraps
 from typing import TYPE_CHECKING, Concatenate, ParamSpec
 
-from django.conf import settings
 from django.contrib.auth.models import User
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, HttpResponse
@@ -141,10 +140,6 @@ def load_repository(
 def viewer_role(request: HttpRequest, project: Project) -> Role | None:
     return effective_role(request.user, project)
 
-
-def clone_url(request: HttpRequest, repo: Repository) -> str:
-    path = f"/git/{repo.project.name}/{repo.name}.git"
-    return f"{settings.BASE_URL}{path}" if settings.BASE_URL else request.build_absolute_uri(path)
 
 
 def is_htmx(request: HttpRequest) -> bool:

@@ -14,9 +14,10 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from northstar.accounts.permissions import Action
 from northstar.errors import NorthstarError, NotFound
 from northstar.gitserver import browse, git
+from northstar.gitserver.browse import clone_url
 from northstar.projects import services as projects
 from northstar.projects.models import Repository
-from northstar.web.access import Allowed, clone_url, is_htmx, load_repository, signed_in_user, web_view
+from northstar.web.access import Allowed, is_htmx, load_repository, signed_in_user, web_view
 from northstar.web.forms import RepositorySettingsForm, add_service_error
 from northstar.web.rendering import (
     MAX_DIFF_BYTES,

@@ -15,11 +15,11 @@ from northstar.accounts.models import Membership
 from northstar.accounts.permissions import Action
 from northstar.errors import NorthstarError, NotFound
 from northstar.events.models import Event
+from northstar.gitserver.browse import clone_url
 from northstar.projects import services as projects
 from northstar.projects.models import Project
 from northstar.web.access import (
     Allowed,
-    clone_url,
     is_htmx,
     load_project,
     signed_in_user,
