@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "northstar.accounts",
     "northstar.projects",
     "northstar.gitserver",
+    "northstar.review",
     "northstar.web",
 ]
 

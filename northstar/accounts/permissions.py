@@ -30,6 +30,9 @@ class Action(StrEnum):
     MANAGE_REPOSITORIES = "manage_repositories"
     MANAGE_MEMBERS = "manage_members"
     MANAGE_PROJECT = "manage_project"
+    OPEN_CHANGE = "open_change"
+    REVIEW = "review"
+    OVERRIDE_POLICY = "override_policy"
 
 
 A, M, D, S, V = Role.ADMIN, Role.MAINTAINER, Role.DEVELOPER, Role.SUPPORT, Role.VIEWER
@@ -46,6 +49,9 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     Action.MANAGE_REPOSITORIES: frozenset({A, M}),
     Action.MANAGE_MEMBERS: frozenset({A, M}),
     Action.MANAGE_PROJECT: frozenset({A}),
+    Action.OPEN_CHANGE: frozenset({A, M, D}),
+    Action.REVIEW: frozenset({A, M, D}),
+    Action.OVERRIDE_POLICY: frozenset({A, M}),
 }
 
 DESCRIPTIONS: dict[Action, str] = {
@@ -58,6 +64,9 @@ DESCRIPTIONS: dict[Action, str] = {
     Action.MANAGE_REPOSITORIES: "create, rename, archive repositories; set protected branches",
     Action.MANAGE_MEMBERS: "add, change and remove members (only admins grant admin)",
     Action.MANAGE_PROJECT: "rename, archive and change visibility of the project",
+    Action.OPEN_CHANGE: "open, update, abandon and restore changes",
+    Action.REVIEW: "comment on changes and approve or request changes",
+    Action.OVERRIDE_POLICY: "override a merge requirement with a written reason; set review policies",
 }
 
 

@@ -214,9 +214,12 @@ def _parse_commits(out: bytes) -> list[Commit]:
     return commits
 
 
-def log(path: Path, commit: str, *, skip: int = 0, limit: int = 50, file_path: str = "") -> list[Commit]:
-    """Commits reachable from ``commit`` (a resolved sha), newest first."""
-    args = ["log", f"--format={_LOG_FORMAT}", f"--skip={skip}", f"--max-count={limit}", commit, "--"]
+def log(
+    path: Path, commit: str, *, skip: int = 0, limit: int = 50, file_path: str = "", exclude: str = ""
+) -> list[Commit]:
+    """Commits reachable from ``commit`` (a resolved sha) but not from ``exclude``, newest first."""
+    revs = [commit, f"^{exclude}"] if exclude else [commit]
+    args = ["log", f"--format={_LOG_FORMAT}", f"--skip={skip}", f"--max-count={limit}", *revs, "--"]
     if file_path:
         args.append(file_path)
     return _parse_commits(run(path, *args))
