@@ -6,13 +6,17 @@ developers get from their own git (see docs/design.md).
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+import threading
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import cast
 
 ZERO_SHA = "0" * 40
 _SHA_RE = re.compile(r"^[0-9a-f]{40}$")
@@ -372,3 +376,337 @@ def version() -> tuple[int, ...]:
     out = subprocess.run(["git", "--version"], capture_output=True, check=True, text=True).stdout
     match = re.search(r"(\d+)\.(\d+)\.(\d+)", out)
     return tuple(int(x) for x in match.groups()) if match else (0,)
+
+
+# --- diffs between two commits, read incrementally (northstar.review.diffs parses them) --
+
+# Repository config must not change the shape of the output we parse.
+_DIFF_CONFIG = (
+    "-c", "core.quotePath=false", "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
+    "-c", "diff.suppressBlankEmpty=false", "-c", "diff.relative=false",
+)
+_RAW_META_RE = re.compile(rb"^:(\d{6}) (\d{6}) ([0-9a-f]+) ([0-9a-f]+) ([A-Z])(\d*)$")
+_NUMSTAT_RE = re.compile(rb"^(\d+|-)\t(\d+|-)\t")
+STREAM_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ChangedFile:
+    """One entry of ``git diff --raw --numstat`` between two trees.
+
+    Paths are decoded as UTF-8 with replacement characters for other bytes. Modes are
+    None on the side where the file does not exist. ``additions``/``deletions`` are
+    git's line counts (0 for binary files).
+    """
+
+    status: str  # A, D, M, R, C or T (type change, e.g. file <-> symlink)
+    old_path: str
+    new_path: str
+    old_mode: str | None
+    new_mode: str | None
+    old_sha: str
+    new_sha: str
+    similarity: int | None  # for R and C, in percent
+    additions: int
+    deletions: int
+    binary: bool
+
+
+def diff_args(
+    base: str, head: str, *, patch: bool = True, context: int = 3, find_renames: bool = True,
+    find_copies: bool = True, algorithm: str = "myers", ignore_whitespace: bool = False,
+) -> list[str]:
+    """The ``git`` arguments for a raw + numstat (+ patch) diff of two tree-ishes."""
+    if base.startswith("-") or head.startswith("-"):
+        raise ValueError("revisions must not start with '-'")
+    args = [
+        *_DIFF_CONFIG, "diff", "--raw", "--numstat", "-z", "--no-abbrev", "--full-index", "--no-color",
+        "--no-ext-diff", "--no-textconv", f"--diff-algorithm={algorithm}", "--inter-hunk-context=0",
+    ]
+    if patch:
+        args += ["-p", f"--unified={context}"]
+    if find_renames:
+        args.append("--find-renames")
+    if find_copies:
+        args.append("--find-copies")
+    if not find_renames and not find_copies:
+        args.append("--no-renames")
+    if ignore_whitespace:
+        args.append("--ignore-all-space")
+    return [*args, base, head, "--"]
+
+
+class DiffStream:
+    """A running ``git diff --raw --numstat -z [-p]``, read as it is produced.
+
+    Read :meth:`files` first (the raw and numstat records, which git prints before the
+    patch), then :meth:`patch_lines`. :meth:`stop` kills git when the reader has seen
+    enough; a timer kills it after ``timeout`` seconds in any case, so a pathological diff
+    can hold a caller for at most that long. Use it as a context manager.
+    """
+
+    def __init__(self, path: Path, args: Sequence[str], *, timeout: float = GIT_TIMEOUT) -> None:
+        self._args = list(args)
+        self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
+        self._proc = subprocess.Popen(
+            ["git", f"--git-dir={path}", *args], stdout=subprocess.PIPE, stderr=self._stderr,
+            stdin=subprocess.DEVNULL, env=_env(),
+        )
+        assert self._proc.stdout is not None
+        self._out = cast(io.BufferedReader, self._proc.stdout)
+        self._buf = b""
+        self._pos = 0
+        self.stopped = False
+        self.timed_out = False
+        self.bytes_read = 0
+        self._timer = threading.Timer(timeout, self._time_out)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def __enter__(self) -> DiffStream:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None:
+            self.stop()
+        self.close()
+
+    def _time_out(self) -> None:
+        self.timed_out = True
+        self._kill()
+
+    def _kill(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.kill()
+
+    def stop(self) -> None:
+        """Stop git: the caller will read no more."""
+        self.stopped = True
+        self._kill()
+
+    def close(self) -> None:
+        """Wait for git; raise GitError if it failed and was not stopped on purpose."""
+        self._timer.cancel()
+        if not self.stopped and not self.timed_out:
+            # Drain what is left so git can exit normally rather than on a broken pipe.
+            while self._out.read1(STREAM_CHUNK):
+                pass
+        self._out.close()
+        returncode = self._proc.wait()
+        self._stderr.seek(0)
+        stderr = self._stderr.read().decode("utf-8", "replace")
+        self._stderr.close()
+        if returncode != 0 and not self.stopped and not self.timed_out:
+            raise GitError(self._args, returncode, stderr)
+
+    def _token(self) -> bytes | None:
+        """The next NUL-terminated record of the raw/numstat section; None at the end."""
+        while True:
+            end = self._buf.find(b"\0", self._pos)
+            if end >= 0:
+                token = self._buf[self._pos:end]
+                self._pos = end + 1
+                return token
+            chunk = self._out.read1(STREAM_CHUNK)
+            if not chunk:
+                return None
+            self.bytes_read += len(chunk)
+            self._buf = self._buf[self._pos:] + chunk
+            self._pos = 0
+
+    def files(self, limit: int | None = None) -> tuple[list[ChangedFile], int]:
+        """The changed files, in git's order (the patch follows the same order), and how
+        many more there were beyond ``limit`` (those are read past and dropped)."""
+        raw: list[tuple[re.Match[bytes], bytes, bytes]] = []
+        extra = 0
+        token = self._token()
+        while token is not None:
+            meta = _RAW_META_RE.match(token)
+            if meta is None:
+                break
+            old = self._token() or b""
+            new = (self._token() or b"") if meta.group(5) in (b"R", b"C") else old
+            if limit is None or len(raw) < limit:
+                raw.append((meta, old, new))
+            else:
+                extra += 1
+            token = self._token()
+        counts: list[tuple[bytes, bytes, bytes, bytes]] = []
+        while token:  # numstat records, up to the empty record that separates the patch
+            match = _NUMSTAT_RE.match(token)
+            if match is None:
+                raise GitError(self._args, 0, f"unexpected diff output: {token[:80]!r}")
+            name = token[match.end():]
+            if name:
+                old = new = name
+            else:
+                old, new = self._token() or b"", self._token() or b""
+            if len(counts) < len(raw):
+                counts.append((match.group(1), match.group(2), old, new))
+            token = self._token()
+        files = []
+        for i, (meta, old, new) in enumerate(raw):
+            adds, dels = b"0", b"0"
+            if i < len(counts) and counts[i][2:] == (old, new):
+                adds, dels = counts[i][:2]
+            old_mode, new_mode = meta.group(1).decode(), meta.group(2).decode()
+            status = meta.group(5).decode()
+            files.append(
+                ChangedFile(
+                    status=status,
+                    old_path=old.decode("utf-8", "replace"),
+                    new_path=new.decode("utf-8", "replace"),
+                    old_mode=None if old_mode == "000000" else old_mode,
+                    new_mode=None if new_mode == "000000" else new_mode,
+                    old_sha=meta.group(3).decode(),
+                    new_sha=meta.group(4).decode(),
+                    similarity=int(meta.group(6)) if meta.group(6) and status in "RC" else None,
+                    additions=0 if adds == b"-" else int(adds),
+                    deletions=0 if dels == b"-" else int(dels),
+                    binary=adds == b"-",
+                )
+            )
+        return files, extra
+
+    def patch_lines(self, max_line: int = 1 << 20) -> Iterator[bytes]:
+        """The patch, line by line with its ``\\n``. A line longer than ``max_line`` bytes
+        is cut there and yielded without ``\\n`` (the rest of it is skipped)."""
+        rest = self._buf[self._pos:]
+        self._buf, self._pos = b"", 0
+        if rest:
+            *whole, tail = rest.split(b"\n")
+            for line in whole:
+                yield line + b"\n"
+            if tail:
+                more = self._out.readline(max_line)
+                self.bytes_read += len(more)
+                yield from self._cut(tail + more, max_line)
+        readline = self._out.readline
+        while True:
+            line = readline(max_line)
+            if not line:
+                return
+            self.bytes_read += len(line)
+            if line[-1] == 10:
+                yield line
+            else:
+                yield from self._cut(line, max_line)
+
+    def _cut(self, line: bytes, max_line: int) -> Iterator[bytes]:
+        if line.endswith(b"\n"):
+            yield line
+            return
+        if len(line) < max_line:  # the end of the output
+            yield line
+            return
+        yield line[:max_line]
+        while True:  # skip the rest of the long line
+            more = self._out.readline(STREAM_CHUNK)
+            self.bytes_read += len(more)
+            if not more or more.endswith(b"\n"):
+                return
+
+
+def diff_stream(
+    path: Path, base: str, head: str, *, timeout: float = GIT_TIMEOUT, context: int = 3,
+    find_renames: bool = True, find_copies: bool = True, algorithm: str = "myers",
+    ignore_whitespace: bool = False,
+) -> DiffStream:
+    """Start ``git diff`` between two tree-ishes, with rename and copy detection by default."""
+    args = diff_args(
+        base, head, context=context, find_renames=find_renames, find_copies=find_copies,
+        algorithm=algorithm, ignore_whitespace=ignore_whitespace,
+    )
+    return DiffStream(path, args, timeout=timeout)
+
+
+def changed_files(
+    path: Path, base: str, head: str, *, find_renames: bool = True, find_copies: bool = True
+) -> list[ChangedFile]:
+    """Every file that differs between two tree-ishes, with line counts; no patch text."""
+    args = diff_args(base, head, patch=False, find_renames=find_renames, find_copies=find_copies)
+    with DiffStream(path, args) as stream:
+        files, _ = stream.files()
+    return files
+
+
+def merge_base(path: Path, a: str, b: str) -> str | None:
+    """The best common ancestor of two commits, or None when they share no history."""
+    if a.startswith("-") or b.startswith("-"):
+        return None
+    try:
+        out = run(path, "merge-base", a, b)
+    except GitError as exc:
+        if exc.returncode == 1:
+            return None
+        raise
+    sha = out.decode().strip()
+    return sha or None
+
+
+def empty_tree(path: Path) -> str:
+    """The id of the empty tree in this repository's hash (not written)."""
+    return run(path, "hash-object", "-t", "tree", "--stdin", input=b"").decode().strip()
+
+
+# Synthetic commits made by the server: a fixed identity and date make the same inputs give
+# the same commit id, so repeating an operation writes no new objects.
+_SYNTHETIC_ENV = {
+    "GIT_AUTHOR_NAME": "Northstar", "GIT_AUTHOR_EMAIL": "northstar@localhost",
+    "GIT_COMMITTER_NAME": "Northstar", "GIT_COMMITTER_EMAIL": "northstar@localhost",
+    "GIT_AUTHOR_DATE": "@0 +0000", "GIT_COMMITTER_DATE": "@0 +0000",
+}
+
+
+@dataclass(frozen=True)
+class Replay:
+    tree: str  # with conflict markers in conflicted files when not clean
+    clean: bool
+
+
+def replay_onto(path: Path, base: str, head: str, onto: str) -> Replay:
+    """The tree of ``head``'s changes since ``base`` applied on top of ``onto``.
+
+    A three-way merge with ``base`` forced as the merge base: ``git merge-tree`` of git
+    2.39 picks the base itself, so both sides are first re-parented onto ``base`` as
+    synthetic commits (trees of ``onto`` and ``head``, single parent ``base``), whose only
+    common ancestor is ``base``. Objects are written to the repository (they are
+    deterministic, and unreferenced, so ``gc`` eventually drops them).
+    """
+    for rev in (base, head, onto):
+        if rev.startswith("-"):
+            raise ValueError("revisions must not start with '-'")
+    ours = run(path, "commit-tree", f"{onto}^{{tree}}", "-p", base, "-m", "onto",
+               env=_SYNTHETIC_ENV).decode().strip()
+    theirs = run(path, "commit-tree", f"{head}^{{tree}}", "-p", base, "-m", "replay",
+                 env=_SYNTHETIC_ENV).decode().strip()
+    out = run(path, "merge-tree", "--write-tree", "--no-messages", ours, theirs, check=False)
+    tree = out.decode().split("\n", 1)[0].strip()
+    if not is_sha(tree) and not re.fullmatch(r"[0-9a-f]{64}", tree):
+        raise GitError(["merge-tree", ours, theirs], 2, out.decode("utf-8", "replace"))
+    lines = out.decode("utf-8", "replace").strip().split("\n")
+    return Replay(tree=tree, clean=len(lines) == 1)
+
+
+def patch_id(path: Path, base: str, commit: str) -> str:
+    """``git diff base commit | git patch-id --stable``: equal for the same change on
+    another base (a trivial rebase). ZERO_SHA when there is no difference."""
+    if base.startswith("-") or commit.startswith("-"):
+        raise ValueError("revisions must not start with '-'")
+    env = _env()
+    diff_cmd = ["git", f"--git-dir={path}", *_DIFF_CONFIG, "diff", "--no-color", "--no-ext-diff",
+                "--no-textconv", "--full-index", "--binary", base, commit, "--"]
+    with subprocess.Popen(diff_cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env) as diff:
+        assert diff.stdout is not None
+        proc = subprocess.run(
+            ["git", f"--git-dir={path}", "patch-id", "--stable"], stdin=diff.stdout,
+            capture_output=True, env=env, timeout=GIT_TIMEOUT, check=False,
+        )
+        diff.stdout.close()
+        diff_rc = diff.wait()
+    if diff_rc != 0:
+        raise GitError(["diff", base, commit], diff_rc, "")
+    if proc.returncode != 0:
+        raise GitError(["patch-id", "--stable"], proc.returncode, proc.stderr.decode("utf-8", "replace"))
+    fields = proc.stdout.split()
+    return fields[0].decode() if fields else ZERO_SHA
