@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field
 
 from northstar.accounts.models import Role
 from northstar.accounts.permissions import Action, role_allows
@@ -32,6 +33,29 @@ class PushContext:
     is_protected: object  # Callable[[str], bool]; kept loose so tests can pass a lambda
     default_branch_exists: bool
     fast_forward: object  # Callable[[RefUpdate], bool]
+    # Names of the repository's branches: refs/for/<target> must name one of them.
+    branches: Collection[str] = field(default_factory=frozenset)
+
+
+FOR_PREFIX = "refs/for/"
+MAX_TOPIC = 100
+
+
+def split_for_ref(ref: str, branch_exists: Callable[[str], bool]) -> tuple[str, str] | None:
+    """``refs/for/<target>[/<topic>]`` as (target, topic), or None if no target exists.
+
+    Branch names may contain slashes, so the longest prefix naming an existing branch is
+    the target and the rest is the topic: with a ``release/1.0`` branch,
+    ``refs/for/release/1.0/fix-x`` targets ``release/1.0`` with topic ``fix-x``.
+    """
+    if not ref.startswith(FOR_PREFIX):
+        return None
+    parts = ref[len(FOR_PREFIX) :].split("/")
+    for cut in range(len(parts), 0, -1):
+        target = "/".join(parts[:cut])
+        if target and branch_exists(target):
+            return target, "/".join(parts[cut:])
+    return None
 
 
 def refusal(update: RefUpdate, ctx: PushContext) -> str | None:
@@ -70,6 +94,26 @@ def refusal(update: RefUpdate, ctx: PushContext) -> str | None:
         if role_allows(ctx.role, Action.MOVE_TAGS):
             return None
         return f"tag {ref[len('refs/tags/') :]} already exists; only maintainers may move or delete tags"
-    if ref.startswith(("refs/changes/", "refs/northstar/", "refs/for/")):
+    if ref.startswith(FOR_PREFIX):
+        return _for_refusal(update, ctx)
+    if ref.startswith(("refs/changes/", "refs/northstar/")):
         return f"{ref} is managed by Northstar and cannot be pushed to"
     return f"{ref}: only branches (refs/heads/) and tags (refs/tags/) may be pushed"
+
+
+def _for_refusal(update: RefUpdate, ctx: PushContext) -> str | None:
+    """A push to refs/for/<target>[/<topic>] opens or updates a change; no ref is created."""
+    if not role_allows(ctx.role, Action.OPEN_CHANGE):
+        return "you may not open changes in this repository (it needs the developer role)"
+    if update.is_delete:
+        return f"{update.ref} is not a ref that exists; there is nothing to delete"
+    split = split_for_ref(update.ref, lambda b: b in ctx.branches)
+    if split is None:
+        rest = update.ref[len(FOR_PREFIX) :]
+        return (
+            f"no branch to open a change against: {rest!r} does not start with the name of an "
+            f"existing branch; push to refs/for/<branch>[/<topic>], e.g. HEAD:refs/for/{ctx.default_branch}"
+        )
+    if len(split[1]) > MAX_TOPIC:
+        return f"the topic is too long (at most {MAX_TOPIC} characters)"
+    return None

@@ -6,7 +6,7 @@ import pytest
 
 from northstar.accounts.models import Role
 from northstar.gitserver.git import ZERO_SHA
-from northstar.gitserver.refpolicy import PushContext, RefUpdate, refusal
+from northstar.gitserver.refpolicy import PushContext, RefUpdate, refusal, split_for_ref
 
 A, B = "a" * 40, "b" * 40
 
@@ -18,6 +18,7 @@ def ctx(
     main_exists: bool = True,
     ff: bool = True,
     patterns: tuple[str, ...] = (),
+    branches: tuple[str, ...] = ("main", "release/1.0"),
 ) -> PushContext:
     import fnmatch
 
@@ -28,6 +29,7 @@ def ctx(
         is_protected=lambda b: b == "main" or any(fnmatch.fnmatchcase(b, p) for p in patterns),
         default_branch_exists=main_exists,
         fast_forward=lambda u: ff,
+        branches=frozenset(branches),
     )
 
 
@@ -73,7 +75,8 @@ def test_tags() -> None:
 
 
 @pytest.mark.parametrize(
-    "ref", ["refs/changes/1/1", "refs/northstar/queue", "refs/notes/x", "refs/remotes/o/m", "HEAD"]
+    "ref",
+    ["refs/changes/1/1", "refs/changes/1", "refs/northstar/q", "refs/notes/x", "refs/remotes/o/m", "HEAD"],
 )
 def test_other_namespaces_are_refused(ref: str) -> None:
     assert refusal(RefUpdate(ref, ZERO_SHA, A), ctx(Role.ADMIN)) is not None
@@ -82,3 +85,41 @@ def test_other_namespaces_are_refused(ref: str) -> None:
 def test_archived_refuses_everything() -> None:
     reason = refusal(RefUpdate("refs/heads/f", ZERO_SHA, A), ctx(Role.ADMIN, archived=True))
     assert reason is not None and "archived" in reason
+
+
+@pytest.mark.parametrize("role", [Role.ADMIN, Role.MAINTAINER, Role.DEVELOPER])
+def test_refs_for_an_existing_branch_is_allowed_to_whoever_opens_changes(role: Role) -> None:
+    for ref in ("refs/for/main", "refs/for/main/my-topic", "refs/for/release/1.0", "refs/for/release/1.0/x"):
+        assert refusal(RefUpdate(ref, ZERO_SHA, A), ctx(role)) is None, ref
+
+
+@pytest.mark.parametrize("role", [Role.VIEWER, Role.SUPPORT, None])
+def test_refs_for_needs_a_role_that_opens_changes(role: Role | None) -> None:
+    assert refusal(RefUpdate("refs/for/main", ZERO_SHA, A), ctx(role)) is not None
+
+
+def test_refs_for_a_missing_branch_says_how_to_push() -> None:
+    for ref in ("refs/for/nope", "refs/for/nope/topic", "refs/for/release", "refs/for/mainx"):
+        reason = refusal(RefUpdate(ref, ZERO_SHA, A), ctx())
+        assert reason is not None and "HEAD:refs/for/main" in reason, ref
+        assert "no branch to open a change against" in reason
+
+
+def test_refs_for_cannot_be_deleted_and_archived_refuses_it() -> None:
+    reason = refusal(RefUpdate("refs/for/main", A, ZERO_SHA), ctx())
+    assert reason is not None and "nothing to delete" in reason
+    archived = refusal(RefUpdate("refs/for/main", ZERO_SHA, A), ctx(archived=True))
+    assert archived is not None and "archived" in archived
+    too_long = refusal(RefUpdate("refs/for/main/" + "t" * 101, ZERO_SHA, A), ctx())
+    assert too_long is not None and "topic is too long" in too_long
+
+
+def test_split_for_ref_takes_the_longest_existing_branch() -> None:
+    branches = {"main", "release", "release/1.0"}.__contains__
+    assert split_for_ref("refs/for/main", branches) == ("main", "")
+    assert split_for_ref("refs/for/main/a/b", branches) == ("main", "a/b")
+    assert split_for_ref("refs/for/release/1.0", branches) == ("release/1.0", "")
+    assert split_for_ref("refs/for/release/1.0/fix", branches) == ("release/1.0", "fix")
+    assert split_for_ref("refs/for/release/2.0", branches) == ("release", "2.0")
+    assert split_for_ref("refs/for/other", branches) is None
+    assert split_for_ref("refs/heads/main", branches) is None
