@@ -52,6 +52,9 @@ KEY_CODEOWNERS_VALID = "codeowners_valid"
 CODE_OWNERS_PREFIX = "code_owners:"
 KEY_MAX = 64  # Override.requirement's length
 
+# Lines that own every path: their owners are "default code owners" (GitHub's words).
+DEFAULT_OWNER_PATTERNS = frozenset({"*", "**", "/**"})
+
 DEFAULT_REQUIRED_APPROVALS = 1
 DEFAULT_REQUIRE_CODE_OWNERS = True
 
@@ -222,7 +225,10 @@ def needs_from(facts: PolicyFacts) -> PolicyStatus:
     unsatisfied = [owning[line] for line in sorted(owning) if not owning[line].owners & approvers]
     if facts.require_code_owners:
         for rule in unsatisfied:
-            sentence = "1 more approval from an owner of " + codeowners.display_pattern(rule.pattern)
+            if rule.pattern in DEFAULT_OWNER_PATTERNS:
+                sentence = "1 more approval from a default code owner"
+            else:
+                sentence = "1 more approval from an owner of " + codeowners.display_pattern(rule.pattern)
             if not rule.owners - {facts.author}:
                 sentence += " (its only owner is the author)"
             wanted.append(Need(code_owners_key(rule.pattern), sentence))

@@ -244,7 +244,7 @@ def test_owner_needs_are_grouped_per_pattern() -> None:
         owned(touched_paths=("firmware/ble/a.c", "firmware/ble/b.c", "server/x.py", "firmware/ble/c.c"))
     )
     assert keys(status) == ["approvals", "code_owners:*", "code_owners:/firmware/ble/"]
-    assert status.sentences[1] == "1 more approval from an owner of any file"
+    assert status.sentences[1] == "1 more approval from a default code owner"
 
 
 def test_last_match_decides_the_owner() -> None:
@@ -602,7 +602,7 @@ def test_evaluate_end_to_end(world: World) -> None:
     status = w.status(change)
     assert status.needs == [
         Need("approvals", "1 more approval"),
-        Need("code_owners:*", "1 more approval from an owner of any file"),
+        Need("code_owners:*", "1 more approval from a default code owner"),
         Need("code_owners:/firmware/ble/", "1 more approval from an owner of firmware/ble/"),
     ]
     assert status.suggested_reviewers == [w.lee.username, w.dana.username]
@@ -651,7 +651,7 @@ def test_evaluate_end_to_end(world: World) -> None:
     status = w.status(change)
     assert status.ready and status.needs == []
     assert status.overridden == [
-        (Need("code_owners:*", "1 more approval from an owner of any file"), w.mia.username,
+        (Need("code_owners:*", "1 more approval from a default code owner"), w.mia.username,
          "lee is on leave")
     ]
     assert Event.objects.filter(verb="policy.overridden").count() == 1
