@@ -71,7 +71,16 @@ if [ -z "$NORTHSTAR_PYTHON" ] || [ -z "$NORTHSTAR_HOOK_TOKEN" ]; then
 fi
 exec "$NORTHSTAR_PYTHON" -m northstar.gitserver.hooks {name}
 """
-HOOK_NAMES = ("pre-receive", "post-receive")
+HOOK_NAMES = ("pre-receive", "proc-receive", "post-receive")
+# Settings every Northstar repository needs to work, re-applied to existing repositories
+# by install_hooks() when the server starts.
+REQUIRED_CONFIG = (
+    ("receive.denyNonFastForwards", "false"),  # our hook decides, per branch
+    ("receive.advertisePushOptions", "true"),  # `git push -o title=…`
+    # Pushes to refs/for/<target> are handed to the proc-receive hook, which turns them
+    # into changes instead of creating the refs (AGit-style review pushes).
+    ("receive.procReceiveRefs", "refs/for"),
+)
 
 
 def init_bare(path: Path, default_branch: str) -> None:
@@ -84,8 +93,6 @@ def init_bare(path: Path, default_branch: str) -> None:
         timeout=GIT_TIMEOUT,
     )
     for key, value in (
-        ("receive.denyNonFastForwards", "false"),  # our hook decides, per branch
-        ("receive.advertisePushOptions", "true"),
         ("receive.fsckObjects", "true"),
         ("uploadpack.allowFilter", "true"),
         ("core.logAllRefUpdates", "true"),
@@ -96,6 +103,9 @@ def init_bare(path: Path, default_branch: str) -> None:
 
 
 def install_hooks(path: Path) -> None:
+    """Write our hooks and the settings they rely on; safe to repeat on every start."""
+    for key, value in REQUIRED_CONFIG:
+        run(path, "config", "--replace-all", key, value)
     hooks = path / "hooks"
     hooks.mkdir(exist_ok=True)
     for sample in hooks.glob("*.sample"):

@@ -114,7 +114,9 @@ def _cgi_env(
     )
     if user is not None:
         env["REMOTE_USER"] = user.username
-        env["NORTHSTAR_HOOK_TOKEN"] = hook_token(repo_id, user.pk)
+        # The URL the client pushed to, so the hooks can print links it can open.
+        base_url = request.build_absolute_uri("/").rstrip("/")
+        env["NORTHSTAR_HOOK_TOKEN"] = hook_token(repo_id, user.pk, base_url)
     if "CONTENT_LENGTH" in request.META and request.META["CONTENT_LENGTH"]:
         env["CONTENT_LENGTH"] = request.META["CONTENT_LENGTH"]
     for header in ("HTTP_CONTENT_ENCODING", "HTTP_GIT_PROTOCOL"):

@@ -27,8 +27,10 @@ HOOK_SALT = "northstar.gitserver.hook"
 HOOK_TOKEN_MAX_AGE = 6 * 3600
 
 
-def hook_token(repo_id: int, pusher_id: int) -> str:
-    return signing.dumps({"repo": repo_id, "pusher": pusher_id}, salt=HOOK_SALT)
+def hook_token(repo_id: int, pusher_id: int, base_url: str = "") -> str:
+    """The push's credentials for its hooks. ``base_url`` is where the client reached us,
+    for the links printed back to it when NORTHSTAR_BASE_URL is not set."""
+    return signing.dumps({"repo": repo_id, "pusher": pusher_id, "base": base_url}, salt=HOOK_SALT)
 
 
 def _answer(exit_code: int, messages: list[str], status: int = 200) -> JsonResponse:
@@ -51,6 +53,14 @@ def _object_env(repo: Repository, raw: Any) -> dict[str, str]:
     return env
 
 
+def _push_options(raw: Any) -> list[str]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list) or not all(isinstance(o, str) for o in raw):
+        raise ValueError("bad push options")
+    return raw
+
+
 def _updates(raw: Any) -> list[tuple[str, str, str]]:
     updates = []
     for item in raw:
@@ -69,21 +79,27 @@ def git_hook(request: HttpRequest) -> JsonResponse:
         claims = signing.loads(data["token"], salt=HOOK_SALT, max_age=HOOK_TOKEN_MAX_AGE)
         hook = data["hook"]
         updates = _updates(data["updates"])
+        options = _push_options(data.get("push_options"))
+        base_url = claims.get("base") or ""
         repo = Repository.objects.select_related("project").get(pk=claims["repo"])
     except (ValueError, KeyError, TypeError, signing.BadSignature, Repository.DoesNotExist):
         return _answer(1, ["push refused: invalid hook request"], status=403)
     try:
         if hook == "pre-receive":
             refused = pushes.check_push(
-                repo, claims["pusher"], updates, _object_env(repo, data.get("object_env"))
+                repo, claims["pusher"], updates, _object_env(repo, data.get("object_env")), options
             )
             return _answer(1 if refused else 0, refused)
+        if hook == "proc-receive":
+            done = pushes.receive_for(repo, claims["pusher"], updates, options, base_url)
+            return JsonResponse(
+                {"exit": 0, "messages": done.messages, "results": [r.as_dict() for r in done.results]}
+            )
         if hook == "post-receive":
-            pushes.record_push(repo, claims["pusher"], updates)
-            return _answer(0, [])
+            return _answer(0, pushes.record_push(repo, claims["pusher"], updates, base_url))
     except Exception:
         log.exception("%s hook failed for repository %s", hook, repo.pk)
-        if hook == "pre-receive":
+        if hook in ("pre-receive", "proc-receive"):
             return _answer(
                 1,
                 [

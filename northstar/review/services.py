@@ -7,6 +7,7 @@ immutable revision kept under ``refs/changes/<change id>/<n>``.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -16,7 +17,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from northstar.accounts.permissions import Action, can, require
-from northstar.errors import Conflict, Invalid, NotFound
+from northstar.errors import Conflict, Invalid, NorthstarError, NotFound
 from northstar.events.services import record
 from northstar.gitserver import git
 from northstar.projects.models import Repository
@@ -36,6 +37,8 @@ from northstar.review.models import (
     Side,
     Verdict,
 )
+
+log = logging.getLogger(__name__)
 
 MAX_TITLE = 200
 MAX_BODY = 65_536
@@ -320,14 +323,44 @@ def _add_revision(
     return revision
 
 
-def on_branch_push(repo: Repository, pusher: User, updates: Iterable[tuple[str, str, str]]) -> None:
-    """A push moved branches: each open change of a moved source branch gets a revision."""
+@dataclass(frozen=True)
+class BranchPushResult:
+    """What a branch push did to one open change of that branch."""
+
+    change: Change
+    revision: Revision | None  # None: the branch tip is the change's latest revision already
+    error: str = ""  # why no revision was recorded, when something went wrong
+
+
+def on_branch_push(
+    repo: Repository, pusher: User, updates: Iterable[tuple[str, str, str]]
+) -> list[BranchPushResult]:
+    """A push moved branches: each open change of a moved source branch gets a revision.
+
+    Force-pushes too: the earlier revisions keep their commits under refs/changes/. Each
+    change is updated in its own transaction, so one failing change does not stop others.
+    """
+    results = []
     for _old, new, ref in updates:
         if not ref.startswith("refs/heads/") or new == git.ZERO_SHA:
             continue
         branch = ref[len("refs/heads/") :]
-        for change in repo.changes.filter(state=ChangeState.OPEN, source_branch=branch):
-            add_revision(change, new, pushed_by=pusher)
+        changes = repo.changes.select_related("repository__project").filter(
+            state=ChangeState.OPEN, source_branch=branch
+        )
+        for change in changes.order_by("number"):
+            try:
+                revision = add_revision(change, new, pushed_by=pusher)
+            except NorthstarError as exc:
+                results.append(BranchPushResult(change, None, exc.message))
+            except Exception:
+                log.exception("recording a revision of change %s failed", change.pk)
+                results.append(
+                    BranchPushResult(change, None, "Northstar could not record it; see the server log")
+                )
+            else:
+                results.append(BranchPushResult(change, revision))
+    return results
 
 
 # --- issue links ------------------------------------------------------------------------
