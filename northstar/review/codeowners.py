@@ -110,6 +110,11 @@ def matches(pattern: str, path: str) -> bool:
     return _compile(pattern).fullmatch(path) is not None
 
 
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    """The expression a path must match in full (``fullmatch``); PatternError if invalid."""
+    return _compile(pattern)
+
+
 def display_pattern(pattern: str) -> str:
     if pattern in ("*", "**", "/*", "/**"):
         return "any file" if pattern != "/*" else "files at the top of the repository"

@@ -217,8 +217,10 @@ def needs_from(facts: PolicyFacts) -> PolicyStatus:
 
     # Which line owns each touched path; lines in file order, each once.
     owning: dict[int, OwnedPattern] = {}
+    # Compiled once here: a large file would cycle the pattern cache for every path.
+    last_first = [(r, codeowners.compile_pattern(r.pattern).fullmatch) for r in reversed(facts.owner_rules)]
     for path in dict.fromkeys(facts.touched_paths):
-        rule = owner_rule_for(path, facts.owner_rules)
+        rule = next((r for r, match in last_first if match(path)), None)
         if rule is not None and rule.owners:
             owning.setdefault(rule.line, rule)
     approvers = set(approved_by)
