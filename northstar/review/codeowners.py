@@ -211,8 +211,9 @@ def _compile(pattern: str) -> re.Pattern[str]:
         raise PatternError("negation with ! is not supported in CODEOWNERS")
     if "***" in pattern:
         raise PatternError("three asterisks in a row mean nothing")
-    # Tokens: ("lit", char) for literal characters, ("*",) ("?",) ("/",) for specials.
-    items: list[str] = []  # "/" "*" "?" or "\x00" + literal character
+    # One item per character: "/", "*" and "?" are special; anything else (and anything
+    # escaped) is a literal, marked by a leading NUL so that "\\*" stays a plain star.
+    items: list[str] = []
     i = 0
     while i < len(pattern):
         ch = pattern[i]
