@@ -212,7 +212,7 @@ def _compile(pattern: str) -> re.Pattern[str]:
     if "***" in pattern:
         raise PatternError("three asterisks in a row mean nothing")
     # One item per character: "/", "*" and "?" are special; anything else (and anything
-    # escaped) is a literal, marked by a leading NUL so that "\\*" stays a plain star.
+    # escaped) is a literal, marked by a leading NUL so that an escaped star stays literal.
     items: list[str] = []
     i = 0
     while i < len(pattern):
