@@ -94,6 +94,18 @@ class Allowed:
         return self._can(Action.MANAGE_PROJECT)
 
     @property
+    def open_change(self) -> bool:
+        return self._can(Action.OPEN_CHANGE)
+
+    @property
+    def review(self) -> bool:
+        return self._can(Action.REVIEW)
+
+    @property
+    def override_policy(self) -> bool:
+        return self._can(Action.OVERRIDE_POLICY)
+
+    @property
     def grantable_roles(self) -> list[Role]:
         """Roles this viewer may hand out: only admins grant admin."""
         return [r for r in Role if r != Role.ADMIN or self.role == Role.ADMIN]

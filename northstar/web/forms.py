@@ -63,3 +63,83 @@ class RoleForm(forms.Form):
 
 class TokenForm(forms.Form):
     name = forms.CharField(max_length=100, help_text="What the token is for, e.g. “laptop git”.")
+
+
+# --- code review ------------------------------------------------------------------------
+
+_BODY_MAX = 65_536
+
+
+class ChangeForm(forms.Form):
+    source_branch = forms.CharField(max_length=_NAME_MAX, help_text="The branch with your commits.")
+    target_branch = forms.CharField(max_length=_NAME_MAX, help_text="Where it should be merged.")
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(
+        max_length=_BODY_MAX, required=False, widget=forms.Textarea(attrs={"rows": 8}),
+        help_text="Markdown. “Fixes #12” links the change to issue 12.",
+    )
+
+    def __init__(self, *args: Any, branches: list[str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["source_branch"].widget.attrs["list"] = "branch-names"
+        self.fields["target_branch"].widget.attrs["list"] = "branch-names"
+        self.branches = branches or []
+
+
+class ChangeEditForm(forms.Form):
+    title = forms.CharField(max_length=200)
+    description = forms.CharField(
+        max_length=_BODY_MAX, required=False, widget=forms.Textarea(attrs={"rows": 10}),
+        help_text="Markdown.",
+    )
+
+
+class RetargetForm(forms.Form):
+    target_branch = forms.CharField(max_length=_NAME_MAX)
+
+
+class AbandonForm(forms.Form):
+    reason = forms.CharField(max_length=_TEXT_MAX, required=False)
+
+
+class ReviewerForm(forms.Form):
+    username = forms.CharField(max_length=150)
+
+
+class OverrideForm(forms.Form):
+    requirement = forms.CharField(max_length=64)
+    reason = forms.CharField(max_length=_TEXT_MAX, widget=forms.Textarea(attrs={"rows": 2}))
+
+
+class CommentForm(forms.Form):
+    body = forms.CharField(max_length=_BODY_MAX, widget=forms.Textarea(attrs={"rows": 3}))
+    path = forms.CharField(max_length=4096, required=False)
+    line = forms.IntegerField(min_value=1, max_value=10_000_000, required=False)
+    side = forms.ChoiceField(choices=[("", ""), ("old", "old"), ("new", "new")], required=False)
+    revision = forms.IntegerField(min_value=1, max_value=1_000_000, required=False)
+    in_reply_to = forms.IntegerField(min_value=1, required=False)
+
+
+class ReviewForm(forms.Form):
+    VERDICTS = [
+        ("comment", "Comment"),
+        ("approve", "Approve"),
+        ("request_changes", "Request changes"),
+        ("withdraw", "Withdraw my vote"),
+    ]
+    body = forms.CharField(
+        max_length=_BODY_MAX, required=False, widget=forms.Textarea(attrs={"rows": 4}),
+        label="Summary", help_text="Markdown.",
+    )
+    verdict = forms.ChoiceField(choices=VERDICTS, initial="comment", widget=forms.RadioSelect)
+
+
+class PolicyForm(forms.Form):
+    branch_pattern = forms.CharField(
+        max_length=200, initial="*",
+        help_text="Target branches this applies to, e.g. main or release/*; the longest match wins.",
+    )
+    required_approvals = forms.IntegerField(min_value=0, max_value=10, initial=1)
+    require_code_owners = forms.BooleanField(
+        required=False, initial=True, label="Require an approval from the code owners (CODEOWNERS)"
+    )

@@ -4,9 +4,10 @@
 from django.contrib.auth import views as auth_views
 from django.urls import path
 
-from northstar.web.views import code, projects, tokens
+from northstar.web.views import changes, code, inbox, projects, review_diff, tokens
 
 _repo = "<str:project>/<str:repo>/"
+_change = _repo + "changes/<int:number>"
 
 urlpatterns = [
     path(
@@ -19,6 +20,8 @@ urlpatterns = [
     path("tokens/", tokens.tokens, name="tokens"),
     path("tokens/<int:token_id>/revoke", tokens.token_revoke, name="token-revoke"),
     path("projects/new", projects.project_new, name="project-new"),
+    path("inbox/", inbox.inbox, name="inbox"),
+    path("inbox/read", inbox.inbox_read, name="inbox-read"),
     # projects
     path("<str:project>/", projects.project_page, name="project"),
     path("<str:project>/members", projects.project_members, name="project-members"),
@@ -43,4 +46,23 @@ urlpatterns = [
     path(_repo + "tags", code.repo_tags, name="repo-tags"),
     path(_repo + "settings", code.repo_settings, name="repo-settings"),
     path(_repo + "settings/archive", code.repo_archive, name="repo-archive"),
+    path(_repo + "settings/policy", changes.repo_policy, name="repo-policy"),
+    # changes
+    path(_repo + "changes", changes.change_list, name="change-list"),
+    path(_repo + "changes/new", changes.change_new, name="change-new"),
+    path(_change, changes.change_page, name="change"),
+    path(_change + "/diff", review_diff.change_diff, name="change-diff"),
+    path(_change + "/comment-form", review_diff.comment_form, name="comment-form"),
+    path(_change + "/edit", changes.change_edit, name="change-edit"),
+    path(_change + "/abandon", changes.change_abandon, name="change-abandon"),
+    path(_change + "/restore", changes.change_restore, name="change-restore"),
+    path(_change + "/retarget", changes.change_retarget, name="change-retarget"),
+    path(_change + "/reviewers/add", changes.change_reviewer_add, name="reviewer-add"),
+    path(_change + "/reviewers/<int:user_id>/remove", changes.change_reviewer_remove, name="reviewer-remove"),
+    path(_change + "/override", changes.change_override, name="change-override"),
+    path(_change + "/drafts", changes.draft_save, name="draft-save"),
+    path(_change + "/drafts/<int:comment_id>/delete", changes.draft_delete, name="draft-delete"),
+    path(_change + "/threads/<int:comment_id>/resolve", changes.thread_resolve, name="thread-resolve"),
+    path(_change + "/review", changes.review_publish, name="review-publish"),
+    path(_change + "/review-panel", changes.review_panel, name="review-panel"),
 ]

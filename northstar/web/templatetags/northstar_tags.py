@@ -7,8 +7,11 @@ from typing import Any
 
 from django import template
 from django.urls import reverse
+from django.utils.safestring import SafeString, mark_safe
 
 from northstar.projects.models import Repository
+from northstar.review.markdown import render_markdown
+from northstar.review.models import Change, Notification
 
 register = template.Library()
 
@@ -45,3 +48,24 @@ def breadcrumbs(path: str) -> list[tuple[str, str]]:
     """``a/b/c`` → [("a", "a"), ("b", "a/b"), ("c", "a/b/c")]."""
     parts = [p for p in path.split("/") if p]
     return [(name, "/".join(parts[: i + 1])) for i, name in enumerate(parts)]
+
+
+@register.simple_tag
+def unread_notifications(user: Any) -> int:
+    """How many unread lines the signed-in user has in their inbox (for the header)."""
+    if user is None or not getattr(user, "is_authenticated", False):
+        return 0
+    return Notification.objects.filter(user=user, read_at__isnull=True).count()
+
+
+@register.filter
+def markdown(text: str) -> SafeString:
+    """Comment, review and description text as sanitised HTML (see northstar.review.markdown)."""
+    return mark_safe(render_markdown(text or ""))  # noqa: S308 - sanitised by nh3
+
+
+@register.simple_tag
+def change_url(change: Change, view: str = "change", *extra: Any) -> str:
+    """URL of a change page (change, change-diff, change-edit, …)."""
+    repo = change.repository
+    return reverse(view, args=[repo.project.name, repo.name, change.number, *extra])

@@ -18,7 +18,7 @@ from northstar.gitserver.browse import clone_url
 from northstar.projects import services as projects
 from northstar.projects.models import Repository
 from northstar.web.access import Allowed, is_htmx, load_repository, signed_in_user, web_view
-from northstar.web.forms import RepositorySettingsForm, add_service_error
+from northstar.web.forms import PolicyForm, RepositorySettingsForm, add_service_error
 from northstar.web.rendering import (
     MAX_DIFF_BYTES,
     MAX_FILE_DISPLAY,
@@ -283,7 +283,11 @@ def repo_settings(request: HttpRequest, project: str, repo: str) -> HttpResponse
             else:
                 messages.success(request, "Repository settings saved.")
                 return redirect("repo-settings", updated.project.name, updated.name)
-    context = _repo_context(request, repository, allowed, "settings") | {"form": form}
+    context = _repo_context(request, repository, allowed, "settings") | {
+        "form": form,
+        "policies": repository.policies.order_by("branch_pattern"),
+        "policy_form": PolicyForm() if allowed.override_policy else None,
+    }
     return render(request, "northstar/repo/settings.html", context, status=status)
 
 

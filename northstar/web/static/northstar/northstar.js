@@ -1,5 +1,5 @@
 // Northstar's only hand-written script. Every page works without it; this adds
-// copy buttons, submit-on-change selects and confirmation prompts.
+// copy buttons, submit-on-change selects, confirmation prompts and small review helpers.
 (function () {
   "use strict";
 
@@ -52,6 +52,29 @@
       target.form.submit();
     } else if (target.hasAttribute("data-autosubmit-htmx") && window.htmx) {
       window.htmx.trigger(target.form, "submit");
+    }
+  });
+})();
+
+// Code review: a reply form empties itself once htmx saved the draft; "Cancel" in an
+// inline comment form removes its row.
+(function () {
+  "use strict";
+  document.addEventListener("htmx:afterRequest", function (event) {
+    var form = event.target;
+    if (form instanceof HTMLFormElement && form.hasAttribute("data-reset-on-success") && event.detail.successful) {
+      form.reset();
+      var errors = form.querySelector(".form-errors");
+      if (errors) errors.textContent = "";
+    }
+  });
+  document.addEventListener("click", function (event) {
+    var target = event.target;
+    if (!(target instanceof Element)) return;
+    var remover = target.closest("[data-remove-row]");
+    if (remover) {
+      var row = remover.closest("tr");
+      if (row) row.remove();
     }
   });
 })();
