@@ -251,6 +251,10 @@ def test_threads_carried_or_outdated_on_a_new_revision(team: Team) -> None:
     outdated = content[content.index("Outdated: the line changed since revision 1") :]
     assert "about line 3" in outdated
     assert f"{curl(team, change, 'diff')}?rev=1#t{moved.pk}" in content
+    # The change page lists both, the moved one marked outdated.
+    content = page(team.client("viewer"), curl(team, change))
+    assert content.count("Outdated: the line changed since revision 1") == 1
+    assert content.index("about line 3") > content.index("Outdated: the line changed")
     # On revision 1 both sit on their own lines.
     content = page(team.client("viewer"), curl(team, change, "diff") + "?rev=1")
     assert "Outdated" not in content
@@ -702,3 +706,21 @@ def test_policy_settings_for_maintainers(team: Team, change: Change) -> None:
     assert "<code>main</code></td><td>2</td><td>not required</td>" in page(
         team.client("admin"), team.url("settings")
     )
+
+
+def test_next_never_leaves_the_site(team: Team, change: Change) -> None:
+    client = team.client("maintainer")
+    for evil in ("//evil.example/x", "https://evil.example/", "/\\evil.example", "javascript:alert(1)"):
+        response = client.post(curl(team, change, "drafts"), {"body": "x", "next": evil})
+        assert response.status_code == 302 and response["Location"] == curl(team, change), evil
+    response = client.post(curl(team, change, "drafts"), {"body": "x", "next": curl(team, change, "diff")})
+    assert response["Location"] == curl(team, change, "diff")
+
+
+def test_approval_of_an_earlier_revision_is_shown_as_stale(team: Team) -> None:
+    change = open_change(team, {"src/app.txt": APP_V1}, branch="stale")
+    review.publish_review(change, team.users["maintainer"], "approve")
+    assert '<span class="state ready"' in page(team.client("viewer"), curl(team, change))
+    push_revision(team, change, {"src/app.txt": APP_V1 + "more\n"}, "more")
+    content = page(team.client("viewer"), curl(team, change))
+    assert "1 more approval" in content and "approved an earlier revision" in content

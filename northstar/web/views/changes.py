@@ -19,6 +19,7 @@ from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from northstar.accounts import services as accounts
@@ -29,6 +30,7 @@ from northstar.gitserver import browse, git
 from northstar.projects.models import Repository
 from northstar.review import policy as review_policy
 from northstar.review import services as review
+from northstar.review.anchoring import place_threads
 from northstar.review.models import Change, ChangeState, Comment, Review, Revision, Verdict
 from northstar.web.access import Allowed, acting_user, is_htmx, load_repository, signed_in_user, web_view
 from northstar.web.forms import (
@@ -263,6 +265,16 @@ def build_timeline(change: Change, revisions: list[Revision], comments: list[Com
     return items
 
 
+def outdated_on(change: Change, revision: Revision, roots: list[Comment]) -> set[int]:
+    """Ids of the inline threads whose line changed between their revision and ``revision``."""
+    if not roots:
+        return set()
+    placements = place_threads(
+        change.repository.path, roots, left=revision.base_commit, right=revision.commit
+    )
+    return {p.thread.pk for p in placements if p.outdated}
+
+
 def policy_status(change: Change) -> review_policy.PolicyStatus | None:
     return review_policy.evaluate(change) if change.is_open else None
 
@@ -291,6 +303,7 @@ def change_context(request: HttpRequest, change: Change, allowed: Allowed) -> di
     threads = build_threads(comments)
     rights = change_rights(request, change, allowed)
     reviewers = list(change.reviewers.order_by("username"))
+    inline = [t for t in threads if t.root.path]
     return {
         "project": repository.project,
         "repo": repository,
@@ -306,7 +319,8 @@ def change_context(request: HttpRequest, change: Change, allowed: Allowed) -> di
         "reviewer_names": {r.username for r in reviewers},
         "issue_links": list(change.issue_links.all()),
         "general_threads": [t for t in threads if not t.root.path],
-        "inline_threads": [t for t in threads if t.root.path],
+        "inline_threads": inline,
+        "outdated_ids": outdated_on(change, latest, [t.root for t in inline]),
         "timeline": build_timeline(change, revisions, comments),
         "review_form": ReviewForm(),
         "comment_form": CommentForm(),
@@ -339,6 +353,14 @@ def review_panel(request: HttpRequest, project: str, repo: str, number: int) -> 
         **review_state(change, user),
     }
     return render(request, "northstar/changes/_review_panel.html", context)
+
+
+def next_url(request: HttpRequest, change: Change) -> str:
+    """Where a form asked to go back to: a page of this site, else the change page."""
+    back = request.POST.get("next", "")
+    if back and url_has_allowed_host_and_scheme(back, allowed_hosts=None) and back.startswith("/"):
+        return back
+    return change_url(change)
 
 
 def _back(
@@ -513,8 +535,7 @@ def draft_save(request: HttpRequest, project: str, repo: str, number: int) -> Ht
         error = Invalid(
             "write a comment first" if "body" in form.errors else "the comment form was incomplete"
         )
-    back = request.POST.get("next", "")
-    back = back if back.startswith("/") and not back.startswith("//") else change_url(change)
+    back = next_url(request, change)
     if is_htmx(request):
         if error is not None:
             response = render(
@@ -561,8 +582,7 @@ def draft_delete(request: HttpRequest, project: str, repo: str, number: int, com
         response = HttpResponse("")
         response["HX-Trigger"] = "drafts-changed"
         return response
-    back = request.POST.get("next", "")
-    back = back if back.startswith("/") and not back.startswith("//") else change_url(change)
+    back = next_url(request, change)
     return _back(request, change, ok="Draft deleted.", to=back)
 
 
@@ -580,8 +600,7 @@ def thread_resolve(
         review.set_thread_resolved(comment, resolved, actor=signed_in_user(request))
     except _FIXABLE as exc:
         return _back(request, change, error=exc)
-    back = request.POST.get("next", "")
-    back = back if back.startswith("/") and not back.startswith("//") else change_url(change)
+    back = next_url(request, change)
     return _back(request, change, ok="Thread resolved." if resolved else "Thread reopened.", to=back)
 
 
