@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import User
@@ -15,7 +16,7 @@ from northstar.review.anchoring import Hunk, LineMapper, map_line, parse_hunks, 
 from northstar.review.markdown import render_markdown
 from northstar.review.models import Change, ChangeState, Comment, Notification, Policy, Review
 from tests import factories as f
-from tests.web.conftest import Team
+from tests.web.conftest import Team, make_team
 
 XSS = "<script>alert('x')</script>"
 XSS_ESCAPED = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
@@ -724,3 +725,16 @@ def test_approval_of_an_earlier_revision_is_shown_as_stale(team: Team) -> None:
     push_revision(team, change, {"src/app.txt": APP_V1 + "more\n"}, "more")
     content = page(team.client("viewer"), curl(team, change))
     assert "1 more approval" in content and "approved an earlier revision" in content
+
+
+def test_public_project_change_is_readable_signed_out(tmp_path: Path, db: None) -> None:
+    team = make_team(tmp_path, visibility="public")
+    team.commit({"a.txt": "a\n"}, "first")
+    change = open_change(team, {"a.txt": "b\n"}, branch="pub", description="Fixes #4")
+    content = page(Client(), curl(team, change))
+    assert "Add the feature" in content and "Publish review" not in content and "Inbox" not in content
+    assert "linked fixes #4" in content
+    assert "ln-c" not in page(Client(), curl(team, change, "diff"))
+    response = Client().post(curl(team, change, "drafts"), {"body": "x"})
+    assert response.status_code == 302 and "/login/" in response["Location"]
+    assert not Comment.objects.exists()

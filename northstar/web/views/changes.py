@@ -244,6 +244,7 @@ _TIMELINE_VERBS = (
     "policy.overridden",
     "comment.resolved",
     "comment.unresolved",
+    "change.issues_linked",
 )
 
 
