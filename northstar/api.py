@@ -238,11 +238,13 @@ def _register_routers() -> None:
     from northstar.events.api import router as events_router
     from northstar.gitserver.api import router as git_router
     from northstar.projects.api import router as projects_router
+    from northstar.review.api import router as review_router
 
     api.add_router("/", accounts_router)
     api.add_router("/", projects_router)
     api.add_router("/", git_router)
     api.add_router("/", events_router)
+    api.add_router("/", review_router)
 
 
 _register_routers()
