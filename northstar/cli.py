@@ -290,6 +290,98 @@ def cmd_add_member(args: argparse.Namespace) -> int:
     return 0
 
 
+# --- change: a client of a (possibly remote) server's API; never sets Django up ----------
+
+
+def _change_api(args: argparse.Namespace) -> tuple[Any, str]:
+    """The API client and the repository's API path, from the config and the checkout."""
+    from northstar.review import client
+
+    config = client.load_config(args.config)
+    project, repo = args.project, args.repo
+    if not (project and repo):
+        found = client.repository_from_origin(config.url)
+        if found is None:
+            raise client.ClientError(
+                "cannot tell the project and repository: this checkout's origin is not "
+                f"{config.url}/git/<project>/<repo>.git; pass --project and --repo"
+            )
+        project, repo = project or found[0], repo or found[1]
+    return client.Client(config), client.repo_path(project, repo)
+
+
+def cmd_change_create(args: argparse.Namespace) -> int:
+    from northstar.review.client import current_branch
+
+    api, repo = _change_api(args)
+    body = {
+        "source_branch": args.source or current_branch(),
+        "target_branch": args.target,
+        "title": args.title,
+        "description": args.description,
+    }
+    change = api.request("POST", f"{repo}/changes", body)
+    print(change["web_url"])
+    return 0
+
+
+def cmd_change_list(args: argparse.Namespace) -> int:
+    api, repo = _change_api(args)
+    query = {"state": None if args.state == "all" else args.state, "author": args.author,
+             "target": args.target}
+    changes = api.pages(f"{repo}/changes", query)
+    if not changes:
+        print("no changes" if args.state == "all" else f"no {args.state} changes")
+        return 0
+    rows = [
+        (f"#{c['number']}", c["state"], c["author"], f"{c['source_branch'] or '-'} -> {c['target_branch']}",
+         c["title"])
+        for c in changes
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        print("  ".join([*(cell.ljust(w) for cell, w in zip(row, widths, strict=False)), row[4]]))
+    return 0
+
+
+def cmd_change_show(args: argparse.Namespace) -> int:
+    api, repo = _change_api(args)
+    change = api.request("GET", f"{repo}/changes/{args.number}")
+    status = api.request("GET", f"{repo}/changes/{args.number}/status")
+    print(f"#{change['number']} {change['title']}")
+    print(f"state:     {change['state']}")
+    print(f"author:    {change['author']}")
+    print(f"branches:  {change['source_branch'] or '-'} -> {change['target_branch']}")
+    if change["labels"]:
+        print(f"labels:    {', '.join(change['labels'])}")
+    print(f"url:       {change['web_url']}")
+    print(f"ready:     {'yes' if change['ready'] else 'no'}")
+    for sentence in change["needs"]:
+        print(f"  needs:   {sentence}")
+    votes = {name: "approved" for name in status["approved_by"]}
+    votes.update({name: "requested changes" for name in status["changes_requested_by"]})
+    names = sorted(set(change["reviewers"]) | set(votes))
+    reviewers = [f"{n} ({votes[n]})" if n in votes else n for n in names]
+    print(f"reviewers: {', '.join(reviewers) if reviewers else '-'}")
+    print("revisions:")
+    for rev in change["revisions"]:
+        by = f" by {rev['pushed_by']}" if rev["pushed_by"] else ""
+        print(f"  {rev['number']:>3}  {rev['commit'][:12]}  {rev['created_at'][:16].replace('T', ' ')}{by}")
+    if change["description"]:
+        print()
+        print(change["description"])
+    return 0
+
+
+def cmd_change_review(args: argparse.Namespace) -> int:
+    api, repo = _change_api(args)
+    verdict = "approve" if args.approve else "request_changes" if args.request_changes else "comment"
+    api.request("POST", f"{repo}/changes/{args.number}/reviews", {"verdict": verdict, "body": args.message})
+    done = {"approve": "approved", "request_changes": "requested changes on", "comment": "commented on"}
+    print(f"{done[verdict]} change #{args.number}")
+    return 0
+
+
 # --- parser -----------------------------------------------------------------------------
 
 
@@ -359,7 +451,51 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("project")
     p.add_argument("user")
     p.add_argument("role", help="admin, maintainer, developer, support or viewer")
+    _add_change_commands(sub)
     return parser
+
+
+def _add_change_commands(sub: Any) -> None:
+    where = argparse.ArgumentParser(add_help=False)
+    where.add_argument(
+        "--config",
+        help="config file with url and token (default: $XDG_CONFIG_HOME/northstar/config.toml, "
+        "else ~/.config/northstar/config.toml); NORTHSTAR_URL and NORTHSTAR_TOKEN win over it",
+    )
+    where.add_argument("--project", help="project (default: from the origin remote of this checkout)")
+    where.add_argument("--repo", help="repository (default: from the origin remote of this checkout)")
+    change = sub.add_parser(
+        "change", help="code review from the command line: create, list, show and review changes",
+        description="Talk to a Northstar server's API (url and token from NORTHSTAR_URL and "
+        "NORTHSTAR_TOKEN or the config file).",
+    )
+    csub = change.add_subparsers(dest="change_command", required=True, metavar="ACTION")
+
+    def add(name: str, func: Callable[[argparse.Namespace], int], help: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = csub.add_parser(name, parents=[where], help=help, description=help)
+        p.set_defaults(func=func)
+        return p
+
+    p = add("create", cmd_change_create, "open a change of a pushed branch; prints its URL")
+    p.add_argument("--target", required=True, help="the branch to merge into, e.g. main")
+    p.add_argument("--source", help="the branch to merge (default: the current branch)")
+    p.add_argument("--title", required=True)
+    p.add_argument("--description", default="", help="Markdown; 'Fixes #12' links an issue")
+    p = add("list", cmd_change_list, "list changes of the repository, newest first")
+    p.add_argument("--state", default="open", choices=["open", "merged", "abandoned", "all"],
+                   help="default: open")
+    p.add_argument("--author", help="only changes by this user")
+    p.add_argument("--target", help="only changes into this branch")
+    p = add("show", cmd_change_show, "show a change: state, whether it is ready and what it needs, "
+            "reviewers, revisions")
+    p.add_argument("number", type=int)
+    p = add("review", cmd_change_review, "publish a review of a change")
+    p.add_argument("number", type=int)
+    verdict = p.add_mutually_exclusive_group(required=True)
+    verdict.add_argument("--approve", action="store_true")
+    verdict.add_argument("--request-changes", action="store_true")
+    verdict.add_argument("--comment", action="store_true", help="comment only (needs -m)")
+    p.add_argument("-m", "--message", default="", help="the review's text (Markdown)")
 
 
 def main(argv: list[str] | None = None) -> int:
