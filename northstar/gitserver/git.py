@@ -469,6 +469,7 @@ class DiffStream:
         self.stopped = False
         self.timed_out = False
         self.bytes_read = 0
+        self.omitted_files = self.omitted_additions = self.omitted_deletions = 0
         self._timer = threading.Timer(timeout, self._time_out)
         self._timer.daemon = True
         self._timer.start()
@@ -482,8 +483,9 @@ class DiffStream:
         self.close()
 
     def _time_out(self) -> None:
-        self.timed_out = True
-        self._kill()
+        if self._proc.poll() is None:
+            self.timed_out = True
+            self._kill()
 
     def _kill(self) -> None:
         if self._proc.poll() is None:
@@ -519,29 +521,34 @@ class DiffStream:
                 return token
             chunk = self._out.read1(STREAM_CHUNK)
             if not chunk:
+                self._buf, self._pos = b"", 0  # a partial record is not the start of the patch
                 return None
             self.bytes_read += len(chunk)
             self._buf = self._buf[self._pos:] + chunk
             self._pos = 0
 
-    def files(self, limit: int | None = None) -> tuple[list[ChangedFile], int]:
-        """The changed files, in git's order (the patch follows the same order), and how
-        many more there were beyond ``limit`` (those are read past and dropped)."""
+    def files(self, limit: int | None = None) -> list[ChangedFile]:
+        """The changed files in git's order (the patch follows the same order). Files beyond
+        ``limit`` are read past and only counted: :attr:`omitted_files`,
+        :attr:`omitted_additions`, :attr:`omitted_deletions`."""
         raw: list[tuple[re.Match[bytes], bytes, bytes]] = []
-        extra = 0
         token = self._token()
         while token is not None:
             meta = _RAW_META_RE.match(token)
             if meta is None:
                 break
-            old = self._token() or b""
-            new = (self._token() or b"") if meta.group(5) in (b"R", b"C") else old
+            old = self._token()
+            new = self._token() if meta.group(5) in (b"R", b"C") else old
+            if old is None or new is None:  # the output ended inside the record
+                token = None
+                break
             if limit is None or len(raw) < limit:
                 raw.append((meta, old, new))
             else:
-                extra += 1
+                self.omitted_files += 1
             token = self._token()
         counts: list[tuple[bytes, bytes, bytes, bytes]] = []
+        seen = 0
         while token:  # numstat records, up to the empty record that separates the patch
             match = _NUMSTAT_RE.match(token)
             if match is None:
@@ -551,8 +558,12 @@ class DiffStream:
                 old = new = name
             else:
                 old, new = self._token() or b"", self._token() or b""
-            if len(counts) < len(raw):
+            seen += 1
+            if seen <= len(raw):
                 counts.append((match.group(1), match.group(2), old, new))
+            else:
+                self.omitted_additions += int(match.group(1)) if match.group(1) != b"-" else 0
+                self.omitted_deletions += int(match.group(2)) if match.group(2) != b"-" else 0
             token = self._token()
         files = []
         for i, (meta, old, new) in enumerate(raw):
@@ -576,7 +587,7 @@ class DiffStream:
                     binary=adds == b"-",
                 )
             )
-        return files, extra
+        return files
 
     def patch_lines(self, max_line: int = 1 << 20) -> Iterator[bytes]:
         """The patch, line by line with its ``\\n``. A line longer than ``max_line`` bytes
@@ -636,8 +647,7 @@ def changed_files(
     """Every file that differs between two tree-ishes, with line counts; no patch text."""
     args = diff_args(base, head, patch=False, find_renames=find_renames, find_copies=find_copies)
     with DiffStream(path, args) as stream:
-        files, _ = stream.files()
-    return files
+        return stream.files()
 
 
 def merge_base(path: Path, a: str, b: str) -> str | None:
