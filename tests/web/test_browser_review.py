@@ -75,6 +75,8 @@ def test_open_comment_approve_ready(page: Any, reviewing: tuple[Team, Any, Any])
     page.click(f"#{file_id}-R3 a.ln-c")
     form = page.locator("tr.comment-form-row form")
     expect(form).to_be_visible()
+    page.click(f"#{file_id}-R3 a.ln-c")  # a second click does not open a second form
+    expect(page.locator("tr.comment-form-row")).to_have_count(1)
     form.locator("textarea").fill("Why *twice*? <script>alert(1)</script>")
     page.screenshot(path=str(SCREENSHOTS / "review-diff-comment-form.png"), full_page=True)
     form.locator("button:text('Save draft')").click()

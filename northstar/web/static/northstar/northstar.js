@@ -68,6 +68,18 @@
       if (errors) errors.textContent = "";
     }
   });
+  // A second click on a line number goes to the form already open under it.
+  document.addEventListener("htmx:beforeRequest", function (event) {
+    var link = event.target;
+    if (!(link instanceof Element) || !link.matches("a.ln-c")) return;
+    var row = link.closest("tr");
+    var next = row && row.nextElementSibling;
+    if (next && next.classList.contains("comment-form-row")) {
+      event.preventDefault();
+      var box = next.querySelector("textarea");
+      if (box) box.focus();
+    }
+  });
   document.addEventListener("click", function (event) {
     var target = event.target;
     if (!(target instanceof Element)) return;
