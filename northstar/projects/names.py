@@ -35,6 +35,7 @@ RESERVED_NAMES = frozenset(
         "search",
         "healthz",
         "internal",
+        "inbox",
         "favicon.ico",
         "robots.txt",
         "con",

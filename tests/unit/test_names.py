@@ -31,6 +31,7 @@ def test_valid_names(name: str) -> None:
         ("GIT", "reserved"),
         ("static", "reserved"),
         ("internal", "reserved"),
+        ("inbox", "reserved"),
         ("a b", "may use only letters"),
     ],
 )
