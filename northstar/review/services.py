@@ -112,6 +112,8 @@ def open_change(
         commit = _branch_tip(repo, source_branch)
     elif commit is None or not git.is_sha(commit):
         raise Invalid("a change needs a source branch or a commit")
+    elif git.resolve(repo.path, commit) != commit:
+        raise Invalid(f"commit {commit[:10]} does not exist in {repo}")
     with transaction.atomic():
         # Lock the repository row: numbers are allocated one at a time.
         Repository.objects.select_for_update().filter(pk=repo.pk).first()
@@ -147,7 +149,7 @@ def open_change(
             },
         )
         _add_revision(change, commit, pushed_by=author)
-        _sync_issue_links(change)
+        _sync_issue_links(change, actor=author)
     return change
 
 
@@ -181,7 +183,7 @@ def update_change(
                 subject=locked,
                 payload=changes,
             )
-            _sync_issue_links(locked)
+            _sync_issue_links(locked, actor=actor)
     return locked
 
 
@@ -265,6 +267,12 @@ def retarget_change(change: Change, target_branch: str, *, actor: User) -> Chang
     return locked
 
 
+def _locked_state(change: Change) -> str:
+    """The change's stored state, its row locked until the transaction ends."""
+    state: str = Change.objects.select_for_update().values_list("state", flat=True).get(pk=change.pk)
+    return state
+
+
 def _require_author_or_maintainer(change: Change, actor: User) -> None:
     project = change.repository.project
     require(actor, project, Action.OPEN_CHANGE if change.author_id == actor.pk else Action.OVERRIDE_POLICY)
@@ -289,6 +297,8 @@ def _add_revision(
     current = change.revisions.order_by("-number").first()
     if current is not None and current.commit == commit and not force:
         return None
+    if not git.is_sha(commit) or git.resolve(repo.path, commit) != commit:
+        raise Invalid(f"{commit[:10]} is not a commit of {repo}")
     target = _branch_tip(repo, change.target_branch)
     base = git.merge_base(repo.path, target, commit)
     if base is None:
@@ -304,7 +314,9 @@ def _add_revision(
         pushed_by=pushed_by,
     )
     # Keep the commit reachable whatever happens to the branch (force-push, deletion).
-    git.run(repo.path, "update-ref", revision.ref, commit, git.ZERO_SHA)
+    # No old-value check: we hold the change's lock and this number is unused in the
+    # database, so a ref already there was left by a transaction that rolled back.
+    git.run(repo.path, "update-ref", "-m", f"change {change.number} revision {number}", revision.ref, commit)
     record(
         "revision.created",
         actor=pushed_by,
@@ -313,7 +325,7 @@ def _add_revision(
         payload={"change": change.number, "revision": number, "commit": commit, "base": base},
     )
     if current is not None:
-        _sync_issue_links(change)
+        _sync_issue_links(change, actor=pushed_by)
         notify.notify_change(
             change,
             NotificationKind.NEW_REVISION,
@@ -366,7 +378,7 @@ def on_branch_push(
 # --- issue links ------------------------------------------------------------------------
 
 
-def _sync_issue_links(change: Change) -> None:
+def _sync_issue_links(change: Change, *, actor: User | None) -> None:
     """Links from the description and from every commit of the latest revision."""
     repo = change.repository
     found: dict[tuple[str, str, int], str] = {}
@@ -380,14 +392,26 @@ def _sync_issue_links(change: Change) -> None:
                     (ref.kind, ref.project or repo.project.name, ref.number), f"commit {commit.sha[:10]}"
                 )
     existing = {(link.kind, link.project_name, link.number): link for link in change.issue_links.all()}
-    for key, link in existing.items():
-        if key not in found:
-            link.delete()
-    for key, source in found.items():
-        if key not in existing:
-            IssueLink.objects.create(
-                change=change, kind=key[0], project_name=key[1], number=key[2], source=source
-            )
+    removed = [key for key in existing if key not in found]
+    added = [key for key in found if key not in existing]
+    for key in removed:
+        existing[key].delete()
+    for key in added:
+        IssueLink.objects.create(
+            change=change, kind=key[0], project_name=key[1], number=key[2], source=found[key]
+        )
+    if added or removed:
+        record(
+            "change.issues_linked",
+            actor=actor,
+            project=repo.project,
+            subject=change,
+            payload={
+                "change": change.number,
+                "added": [{"kind": k, "project": p, "number": n} for k, p, n in added],
+                "removed": [{"kind": k, "project": p, "number": n} for k, p, n in removed],
+            },
+        )
 
 
 # --- reviewers --------------------------------------------------------------------------
@@ -403,6 +427,7 @@ def set_reviewers(
         if not can(user, project, Action.REVIEW):
             raise Invalid(f"{user.username} may not review changes in {project.name}")
     with transaction.atomic():
+        already = set(change.reviewers.values_list("pk", flat=True))
         change.reviewers.add(*add)
         change.reviewers.remove(*remove)
         record(
@@ -413,6 +438,8 @@ def set_reviewers(
             payload={"added": [u.username for u in add], "removed": [u.username for u in remove]},
         )
         for user in add:
+            if user.pk in already:
+                continue
             notify.notify_users(
                 [user],
                 change,
@@ -496,9 +523,11 @@ def publish_review(
     except ValueError:
         raise Invalid("verdict must be one of: " + ", ".join(v.value for v in Verdict)) from None
     body = _text(body, "review body", limit=MAX_BODY)
-    if not change.is_open and verdict != Verdict.COMMENT:
-        raise Conflict(f"change {change.number} is {change.state}; only comments are possible")
     with transaction.atomic():
+        # The stored state, not the caller's copy; the lock orders reviews and revisions.
+        state = _locked_state(change)
+        if state != ChangeState.OPEN and verdict != Verdict.COMMENT:
+            raise Conflict(f"change {change.number} is {state}; only comments are possible")
         for data in comments:
             save_draft(change, author, data)
         revision = latest_revision(change)
@@ -559,6 +588,9 @@ def override_requirement(change: Change, requirement: str, reason: str, *, actor
     reason = _text(reason, "reason", limit=MAX_BODY, required=True)
     requirement = _text(requirement, "requirement", limit=64, required=True)
     with transaction.atomic():
+        state = _locked_state(change)
+        if state != ChangeState.OPEN:
+            raise Conflict(f"change {change.number} is {state}; there is nothing left to override")
         override = Override.objects.create(
             change=change, requirement=requirement, reason=reason, author=actor
         )
