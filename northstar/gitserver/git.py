@@ -470,6 +470,7 @@ class DiffStream:
         self.timed_out = False
         self.bytes_read = 0
         self.omitted_files = self.omitted_additions = self.omitted_deletions = 0
+        self.capped = False
         self._timer = threading.Timer(timeout, self._time_out)
         self._timer.daemon = True
         self._timer.start()
@@ -589,9 +590,19 @@ class DiffStream:
             )
         return files
 
-    def patch_lines(self, max_line: int = 1 << 20) -> Iterator[bytes]:
+    def patch_lines(self, max_line: int = 1 << 20, max_total: int | None = None) -> Iterator[bytes]:
         """The patch, line by line with its ``\\n``. A line longer than ``max_line`` bytes
-        is cut there and yielded without ``\\n`` (the rest of it is skipped)."""
+        is cut there and yielded without ``\\n`` (the rest of it is skipped). Once
+        ``max_total`` bytes of output have been read, git is stopped and the lines end
+        (:attr:`capped` says so)."""
+        for line in self._patch_lines(max_line):
+            yield line
+            if max_total is not None and self.bytes_read > max_total:
+                self.capped = True
+                self.stop()
+                return
+
+    def _patch_lines(self, max_line: int) -> Iterator[bytes]:
         rest = self._buf[self._pos:]
         self._buf, self._pos = b"", 0
         if rest:

@@ -72,7 +72,10 @@ DIFF_TOO_LARGE = "diff too large"  # the whole diff's budget was spent before th
 TOO_MANY_FILES = "too many files"
 TOO_LARGE_TO_SHOW = "too large to show"  # over even the "show anyway" ceiling
 TIMED_OUT = "timed out"
+_INCOMPLETE = "incomplete"  # while parsing: replaced by one of the above
 
+# Longer lines are cut while reading; a file with one is too large to show.
+MAX_LINE_BYTES = 1 << 20
 CACHE_VERSION = 1
 CACHE_TIMEOUT = 7 * 24 * 3600
 
@@ -337,7 +340,7 @@ def _compute(repo_path: Path, base: str, head: str, limits: DiffLimits, full: bo
         if isinstance(full, frozenset):
             last_wanted = max((i for i, f in enumerate(files) if _wanted(f, full)), default=-1)
         budget = _Budget(limits)
-        lines = stream.patch_lines()
+        lines = stream.patch_lines(max_line=MAX_LINE_BYTES, max_total=limits.read_bytes)
         line: bytes | None = next(lines, None)
         done = 0  # files whose patch was read completely
         for index, file in enumerate(files):
@@ -357,15 +360,14 @@ def _compute(repo_path: Path, base: str, head: str, limits: DiffLimits, full: bo
             if parts == 0:  # the output ended (git was killed) or is not what we expect
                 break
             done = index + 1
-            if stream.bytes_read > limits.read_bytes:
-                stream.stop()
-                break
         if done < len(files) and not stream.stopped and not stream.timed_out:
             log.warning("git diff %s %s ended before file %d of %d", base, head, done + 1, len(files))
         timed_out = stream.timed_out
         stopped_early = stream.stopped or timed_out
         omitted = (stream.omitted_files, stream.omitted_additions, stream.omitted_deletions)
     for index, file in enumerate(files):
+        if file.truncated == _INCOMPLETE:  # the output ended inside this file's hunks
+            file.truncated = TIMED_OUT if timed_out else DIFF_TOO_LARGE
         if file.hunks:
             _count(file)
             _add_intraline(file)
@@ -490,12 +492,18 @@ def _read_section(
             return give_up(DIFF_TOO_LARGE)
         kept_lines += 1
         kept_bytes += len(line)
+        byte_cap = min(max_bytes, budget.bytes) if counts_for_budget else max_bytes
         last: Line | None = None
         line = next(lines, None)
         while line is not None and (old_left > 0 or new_left > 0 or line[:1] == b"\\"):
             kept_bytes += len(line)
             marker = line[:1]
-            if line[-1:] != b"\n":  # cut by the stream: a line of a megabyte or more
+            if kept_bytes > byte_cap or line[-1:] != b"\n":
+                if line[-1:] != b"\n" and len(line) < MAX_LINE_BYTES:
+                    break  # the output ended inside the line: git was stopped
+                if kept_bytes <= max_bytes and line[-1:] == b"\n":
+                    budget.spent = True
+                    return give_up(DIFF_TOO_LARGE)
                 return give_up(TOO_LARGE_TO_SHOW if wanted else TOO_LARGE, too_large=True)
             if marker == b"+":
                 last = Line(ADD, None, new_no, line[1:-1].decode("utf-8", "replace"))
@@ -520,10 +528,10 @@ def _read_section(
                 raise git.GitError(["diff"], 0, f"unexpected diff line: {line[:80]!r}")
             body.append(last)
             line = next(lines, None)
-        if old_left > 0 or new_left > 0:  # the output ended inside the hunk: git was killed
-            file.truncated = TIMED_OUT
+        if old_left > 0 or new_left > 0:  # the output ended inside the hunk: git was stopped
+            file.truncated = _INCOMPLETE
             file.hunks = []
-            return line
+            return None
         kept_lines += len(body)
         if kept_lines > max_lines or kept_bytes > max_bytes:
             return give_up(TOO_LARGE_TO_SHOW if wanted else TOO_LARGE, too_large=True)

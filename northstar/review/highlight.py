@@ -144,18 +144,20 @@ def file_line_html(file: FileDiff, budget: Budget | None = None) -> list[str]:
 
 
 def _line_html(file: FileDiff, budget: Budget | None = None) -> dict[int, str]:
-    # The new side (context and added lines) is lexed as one text; the old side only for
-    # hunks that remove lines, and context lines take their colours from the new side.
+    # The new side (context and added lines) is lexed as one text. The old side is lexed
+    # only for hunks with removed lines that have no intraline marks (marked lines are shown
+    # with their marks instead of syntax colours), and context lines take their colours from
+    # the new side: most lines are lexed once.
     new_side: list[Line] = []
     old_side: list[Line] = []
     for hunk in file.hunks:
-        has_removed = False
+        needs_old_side = False
         for line in hunk.lines:
             if line.kind != "del":
                 new_side.append(line)
-            else:
-                has_removed = True
-        if has_removed:
+            elif not line.segments:
+                needs_old_side = True
+        if needs_old_side:
             old_side.extend(line for line in hunk.lines if line.kind != "add")
     out: dict[int, str] = {}
     remaining = budget.lines if budget is not None else HIGHLIGHT_MAX_LINES
@@ -174,6 +176,11 @@ def _line_html(file: FileDiff, budget: Budget | None = None) -> dict[int, str]:
                 out[key] = marked(texts[i], line.segments)
             else:
                 out[key] = coloured[i] if coloured is not None else escape(texts[i])
+    for hunk in file.hunks:  # removed lines of hunks whose old side was not lexed
+        for line in hunk.lines:
+            if line.kind == "del" and id(line) not in out:
+                text = display_text(line.text)
+                out[id(line)] = marked(text, line.segments) if line.segments else escape(text)
     if budget is not None:
         budget.lines = remaining
     return out

@@ -118,6 +118,15 @@ def _ranges(tokens: Sequence[str], matches: Sequence[tuple[int, int]], offset: i
     return ranges
 
 
+def _similarity(a: str, b: str) -> float:
+    """How much of the longer line the two share at their ends (cheap: slice compares)."""
+    longest = max(len(a), len(b))
+    if not longest:
+        return 1.0
+    head = _common_prefix(a, b)
+    return (head + _common_suffix(a, b, min(len(a), len(b)) - head)) / longest
+
+
 def pair_lines(removed: Sequence[str], added: Sequence[str]) -> list[tuple[int, int]]:
     """Index pairs (removed, added) to compare, in order."""
     if not removed or not added:
@@ -130,16 +139,22 @@ def pair_lines(removed: Sequence[str], added: Sequence[str]) -> list[tuple[int, 
         if len(old) > MAX_LINE_CHARS:
             continue
         best, best_score = -1, PAIRING_THRESHOLD
-        matcher = SequenceMatcher(None, autojunk=False)
-        matcher.set_seq2(old)
+        matcher: SequenceMatcher[str] | None = None
         for j in range(next_added, len(added)):
             new = added[j]
             if len(new) > MAX_LINE_CHARS:
                 continue
-            matcher.set_seq1(new)
-            if matcher.real_quick_ratio() <= best_score or matcher.quick_ratio() <= best_score:
-                continue
-            score = matcher.ratio()
+            # Most edits keep the ends of a line; only lines changed in several places
+            # need difflib's measure.
+            score = _similarity(old, new)
+            if score <= best_score:
+                if matcher is None:
+                    matcher = SequenceMatcher(None, autojunk=False)
+                    matcher.set_seq2(old)
+                matcher.set_seq1(new)
+                if matcher.real_quick_ratio() <= best_score or matcher.quick_ratio() <= best_score:
+                    continue
+                score = matcher.ratio()
             if score > best_score:
                 best, best_score = j, score
         if best >= 0:

@@ -361,6 +361,27 @@ def test_huge_change_is_truncated_and_git_is_stopped(repo: Repo) -> None:
     assert all(f.hunks or f.truncated == diffs.TIMED_OUT for f in late.files)
 
 
+def test_reading_stops_at_the_read_cap_even_while_skipping(repo: Repo) -> None:
+    repo.write("a.txt", "a\n")
+    repo.write("z.txt", "z\n")
+    base = repo.commit()
+    repo.write("a.txt", "A\n")
+    repo.write("m-big.txt", "".join(f"{i:06} " * 10 + "\n" for i in range(5_000)))  # skipped: too large
+    repo.write("z.txt", "Z\n")
+    head = repo.commit()
+    diff = diff_of(repo, base, head, limits=DiffLimits(read_bytes=100_000))
+    a, big, z = diff.files
+    assert kinds(a) == [(DEL, 1, None, "a"), (ADD, None, 1, "A")]
+    assert (big.truncated, big.additions) == (diffs.TOO_LARGE, 5_000)
+    assert (z.truncated, z.hunks, z.additions) == (diffs.DIFF_TOO_LARGE, [], 1)
+    assert diff.truncated and diff.stopped_early
+    # Cut inside a file being shown: that file is listed without a partial diff.
+    cut = diff_of(repo, base, head, limits=DiffLimits(read_bytes=100_000, file_lines=10_000))
+    assert [(f.truncated, bool(f.hunks)) for f in cut.files] == [
+        (None, True), (diffs.DIFF_TOO_LARGE, False), (diffs.DIFF_TOO_LARGE, False)
+    ]
+
+
 def test_too_many_files(repo: Repo) -> None:
     repo.write("README", "x\n")
     base = repo.commit()
