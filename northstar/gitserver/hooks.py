@@ -4,6 +4,8 @@ Runs as ``python -m northstar.gitserver.hooks pre-receive|proc-receive|post-rece
 inside ``git http-backend``, up to three times per push, so it imports only the standard
 library: the decisions are made by the already-running server (``gitserver/internal.py``),
 which knows the pusher from the signed ``NORTHSTAR_HOOK_TOKEN`` our smart HTTP view set.
+It asks on the Unix socket that view opened for the push (``NORTHSTAR_HOOK_SOCKET``), or
+else at ``NORTHSTAR_INTERNAL_URL``.
 
 ``proc-receive`` handles the pushes to ``refs/for/…`` (``receive.procReceiveRefs``). git
 speaks pkt-lines to it on stdin/stdout (githooks(5), "proc-receive"):
@@ -24,6 +26,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import sys
 from typing import IO, Any
 from urllib.parse import urlparse
@@ -38,6 +41,10 @@ MAX_PKT_DATA = 65516  # LARGE_PACKET_MAX (65520) minus the 4-byte length
 
 
 def _request(url: str, payload: dict[str, object]) -> dict[str, Any]:
+    """Ask the server: on the push's own socket when there is one, else over HTTP."""
+    sock_path = os.environ.get("NORTHSTAR_HOOK_SOCKET")
+    if sock_path:
+        return _request_socket(sock_path, payload)
     parsed = urlparse(url)
     conn = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port or 80, timeout=600)
     try:
@@ -51,6 +58,21 @@ def _request(url: str, payload: dict[str, object]) -> dict[str, Any]:
         answer = json.loads(response.read())
     finally:
         conn.close()
+    if not isinstance(answer, dict):
+        raise ValueError("unexpected answer")
+    return answer
+
+
+def _request_socket(path: str, payload: dict[str, object]) -> dict[str, Any]:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+        sock.settimeout(3600)
+        sock.connect(path)
+        sock.sendall(json.dumps(payload).encode())
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    answer = json.loads(b"".join(chunks))
     if not isinstance(answer, dict):
         raise ValueError("unexpected answer")
     return answer
@@ -185,8 +207,8 @@ def main(argv: list[str]) -> int:
         print("usage: python -m northstar.gitserver.hooks " + "|".join(HOOKS), file=sys.stderr)
         return 2
     hook = argv[0]
-    url, token = os.environ.get("NORTHSTAR_INTERNAL_URL"), os.environ.get("NORTHSTAR_HOOK_TOKEN")
-    if not url or not token:
+    url, token = os.environ.get("NORTHSTAR_INTERNAL_URL", ""), os.environ.get("NORTHSTAR_HOOK_TOKEN")
+    if not (url or os.environ.get("NORTHSTAR_HOOK_SOCKET")) or not token:
         print("push refused: push through a server started with `northstar serve`", file=sys.stderr)
         return 1
     if hook == "proc-receive":

@@ -26,12 +26,14 @@ from django.views.decorators.csrf import csrf_exempt
 from northstar.accounts.permissions import Action, require
 from northstar.accounts.services import authenticate_basic
 from northstar.errors import NorthstarError, NotFound, Unauthenticated
-from northstar.gitserver.internal import hook_token
+from northstar.gitserver.internal import HookListener, hook_token
 from northstar.projects.services import get_project, get_repository
 
 log = logging.getLogger(__name__)
 
 CHUNK = 64 * 1024
+# How long a finished response waits for git to exit (it may still run post-receive).
+GIT_BACKEND_WAIT = 600
 SERVICES = {"git-upload-pack": Action.READ_CODE, "git-receive-pack": Action.PUSH}
 
 
@@ -96,7 +98,7 @@ def git_http(request: HttpRequest, project: str, repo: str, path: str) -> HttpRe
 
 
 def _cgi_env(
-    request: HttpRequest, repo_path: str, repo_id: int, path: str, user: User | None
+    request: HttpRequest, repo_path: str, repo_id: int, path: str, user: User | None, hook_socket: str
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "HTTP_"))}
     env.update(
@@ -117,6 +119,8 @@ def _cgi_env(
         # The URL the client pushed to, so the hooks can print links it can open.
         base_url = request.build_absolute_uri("/").rstrip("/")
         env["NORTHSTAR_HOOK_TOKEN"] = hook_token(repo_id, user.pk, base_url)
+    if hook_socket:
+        env["NORTHSTAR_HOOK_SOCKET"] = hook_socket
     if "CONTENT_LENGTH" in request.META and request.META["CONTENT_LENGTH"]:
         env["CONTENT_LENGTH"] = request.META["CONTENT_LENGTH"]
     for header in ("HTTP_CONTENT_ENCODING", "HTTP_GIT_PROTOCOL"):
@@ -150,13 +154,20 @@ def _drain(stream: IO[bytes], keep: list[bytes]) -> None:
 def _run_backend(
     request: HttpRequest, repo_path: object, repo_id: int, path: str, user: User | None
 ) -> HttpResponseBase:
-    proc = subprocess.Popen(
-        ["git", "http-backend"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        env=_cgi_env(request, str(repo_path), repo_id, path, user),
-    )
+    # A push's hooks are answered by this process on a socket of its own (see HookListener).
+    listener = HookListener() if path == "git-receive-pack" and user is not None else None
+    try:
+        proc = subprocess.Popen(
+            ["git", "http-backend"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=_cgi_env(request, str(repo_path), repo_id, path, user, listener.path if listener else ""),
+        )
+    except BaseException:
+        if listener is not None:
+            listener.close()
+        raise
     assert proc.stdin and proc.stdout and proc.stderr
     # Django's request stream stops at Content-Length; git sends large pushes chunked,
     # without one, so read the server's (already de-chunked) input directly.
@@ -170,30 +181,64 @@ def _run_backend(
     stderr_tail: list[bytes] = []
     drain = threading.Thread(target=_drain, args=(proc.stderr, stderr_tail), daemon=True)
     drain.start()
+    body = _BackendBody(proc, pump, drain, stderr_tail, listener)
+    try:
+        status, headers = _read_cgi_headers(proc.stdout)
+    except BaseException:
+        body.close()
+        raise
+    response = StreamingHttpResponse(body, status=status)
+    for name, value in headers:
+        response[name] = value
+    return response
 
-    status, headers = _read_cgi_headers(proc.stdout)
 
-    def body() -> Iterator[bytes]:
+class _BackendBody:
+    """The CGI output as a response body. Django calls ``close()`` when the response is
+    done, even if it was never read, so the process is always reaped and the listener shut."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        pump: threading.Thread | None,
+        drain: threading.Thread,
+        stderr_tail: list[bytes],
+        listener: HookListener | None,
+    ) -> None:
+        self.proc, self.pump, self.drain, self.stderr_tail = proc, pump, drain, stderr_tail
+        self.listener = listener
+        self.closed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        stdout = self.proc.stdout
+        assert stdout is not None
+        while chunk := stdout.read1(CHUNK):  # type: ignore[attr-defined]
+            yield chunk
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
         try:
-            while chunk := proc.stdout.read1(CHUNK):  # type: ignore[union-attr]
-                yield chunk
-        finally:
-            proc.stdout.close()  # type: ignore[union-attr]
-            returncode = proc.wait()
-            if pump is not None:
-                pump.join(timeout=5)
-            drain.join(timeout=5)
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
+            try:
+                returncode = self.proc.wait(timeout=GIT_BACKEND_WAIT)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                returncode = self.proc.wait()
+            if self.pump is not None:
+                self.pump.join(timeout=5)
+            self.drain.join(timeout=5)
             if returncode != 0:
                 log.warning(
                     "git http-backend exited %s: %s",
                     returncode,
-                    b"".join(stderr_tail).decode("utf-8", "replace").strip(),
+                    b"".join(self.stderr_tail).decode("utf-8", "replace").strip(),
                 )
-
-    response = StreamingHttpResponse(body(), status=status)
-    for name, value in headers:
-        response[name] = value
-    return response
+        finally:
+            if self.listener is not None:
+                self.listener.close()
 
 
 def _read_cgi_headers(stdout: IO[bytes]) -> tuple[int, list[tuple[str, str]]]:

@@ -1,4 +1,5 @@
-"""The endpoint our git hooks call back to (see ``hooks.py``).
+"""Where our git hooks call back to (see ``hooks.py``): a Unix socket that the smart HTTP
+view opens for each push (``HookListener``), or the ``/internal/git-hook`` endpoint.
 
 It trusts nothing in the request but the signed token, which our smart HTTP view created
 for this push with the server's secret key: it names the repository and the pusher.
@@ -9,10 +10,15 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
+import socket
+import tempfile
+import threading
 from pathlib import Path
 from typing import Any
 
 from django.core import signing
+from django.db import connections
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
@@ -33,8 +39,11 @@ def hook_token(repo_id: int, pusher_id: int, base_url: str = "") -> str:
     return signing.dumps({"repo": repo_id, "pusher": pusher_id, "base": base_url}, salt=HOOK_SALT)
 
 
-def _answer(exit_code: int, messages: list[str], status: int = 200) -> JsonResponse:
-    return JsonResponse({"exit": exit_code, "messages": messages}, status=status)
+Answer = tuple[int, dict[str, object]]  # HTTP status, JSON body
+
+
+def _answer(exit_code: int, messages: list[str], status: int = 200) -> Answer:
+    return status, {"exit": exit_code, "messages": messages}
 
 
 def _object_env(repo: Repository, raw: Any) -> dict[str, str]:
@@ -71,11 +80,9 @@ def _updates(raw: Any) -> list[tuple[str, str, str]]:
     return updates
 
 
-@csrf_exempt
-@require_POST
-def git_hook(request: HttpRequest) -> JsonResponse:
+def handle(data: Any) -> Answer:
+    """One hook call, however it arrived: check the token, then let ``pushes`` decide."""
     try:
-        data = json.loads(request.body)
         claims = signing.loads(data["token"], salt=HOOK_SALT, max_age=HOOK_TOKEN_MAX_AGE)
         hook = data["hook"]
         updates = _updates(data["updates"])
@@ -92,9 +99,7 @@ def git_hook(request: HttpRequest) -> JsonResponse:
             return _answer(1 if refused else 0, refused)
         if hook == "proc-receive":
             done = pushes.receive_for(repo, claims["pusher"], updates, options, base_url)
-            return JsonResponse(
-                {"exit": 0, "messages": done.messages, "results": [r.as_dict() for r in done.results]}
-            )
+            return 200, {"exit": 0, "messages": done.messages, "results": [r.as_dict() for r in done.results]}
         if hook == "post-receive":
             return _answer(0, pushes.record_push(repo, claims["pusher"], updates, base_url))
     except Exception:
@@ -111,3 +116,75 @@ def git_hook(request: HttpRequest) -> JsonResponse:
             0, ["pushed, but Northstar could not record it; an admin should look at the server log"]
         )
     return _answer(1, [f"unknown hook {hook!r}"], status=400)
+
+
+@csrf_exempt
+@require_POST
+def git_hook(request: HttpRequest) -> JsonResponse:
+    try:
+        data = json.loads(request.body)
+    except ValueError:
+        data = None
+    status, body = handle(data)
+    return JsonResponse(body, status=status)
+
+
+class HookListener:
+    """Serves one push's hooks on a private Unix socket, from a thread of the process that
+    streams that push.
+
+    Calling back over HTTP needs a free server thread while the push holds one: with as
+    many pushes in flight as the server has threads, every hook would wait for a thread
+    that only a finishing push can free. Threads of our own are not counted by gunicorn.
+    """
+
+    MAX_REQUEST = 64 * 1024 * 1024
+
+    def __init__(self) -> None:
+        self._dir = tempfile.mkdtemp(prefix="northstar-hook-")  # mode 0700: ours alone
+        self.path = os.path.join(self._dir, "hook.sock")
+        self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._sock.bind(self.path)
+        self._sock.listen(4)
+        self._sock.settimeout(0.5)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="northstar-hooks", daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                conn, _ = self._sock.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                with conn:
+                    self._handle(conn)
+            except Exception:
+                log.exception("a git hook call failed")
+            finally:
+                connections.close_all()  # this thread's own database connection
+
+    def _handle(self, conn: socket.socket) -> None:
+        # The hooks run one after another, so one call at a time is all a push needs.
+        conn.settimeout(3600)
+        chunks, size = [], 0
+        while chunk := conn.recv(65536):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > self.MAX_REQUEST:
+                raise ValueError("hook request too large")
+        try:
+            data = json.loads(b"".join(chunks))
+        except ValueError:
+            data = None
+        _status, body = handle(data)
+        conn.sendall(json.dumps(body).encode())
+
+    def close(self) -> None:
+        self._stopped.set()
+        self._thread.join(timeout=5)
+        self._sock.close()
+        shutil.rmtree(self._dir, ignore_errors=True)

@@ -294,3 +294,32 @@ def test_remote_output_shape(team: dict) -> None:
     i = lines.index("Change 1 opened: Shape")
     assert re.fullmatch(r"https?://[^ ]+/changes/1", lines[i + 1])
     assert re.search(r"\* \[new reference\]\s+HEAD -> refs/changes/\d+/1", out), out
+
+
+def test_many_review_pushes_at_once(team: dict) -> None:
+    """More pushes than the server has threads (8): each push's hooks are answered on its
+    own socket, so none waits for a thread that only another push could free."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    clone = team["clone"]
+    shas = []
+    for i in range(12):
+        f.git(clone, "checkout", "-q", "-B", f"t{i}", "main")
+        shas.append(f.commit_files(clone, {f"t{i}": f"{i}\n"}, f"Topic {i}"))
+
+    def push_one(i: int) -> int:
+        proc = subprocess.run(
+            ["git", "push", "-q", "origin", f"{shas[i]}:refs/for/main/t{i}"],
+            cwd=clone, env=f.GIT_ENV, capture_output=True, timeout=120,
+        )
+        return proc.returncode
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        codes = list(pool.map(push_one, range(12)))
+    assert codes == [0] * 12
+    changes = Change.objects.filter(repository=team["repo"])
+    assert sorted(changes.values_list("number", flat=True)) == list(range(1, 13))
+    assert {c.topic: services.latest_revision(c).commit for c in changes} == {
+        f"t{i}": sha for i, sha in enumerate(shas)
+    }
