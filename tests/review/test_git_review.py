@@ -323,3 +323,70 @@ def test_many_review_pushes_at_once(team: dict) -> None:
     assert {c.topic: services.latest_revision(c).commit for c in changes} == {
         f"t{i}": sha for i, sha in enumerate(shas)
     }
+
+
+# --- the proc-receive protocol, byte for byte (githooks(5), "proc-receive") -------------
+
+
+def _pkts(*lines: bytes | None) -> bytes:
+    return b"".join(b"0000" if line is None else b"%04x" % (len(line) + 4) + line for line in lines)
+
+
+def test_proc_receive_negotiation_with_push_options() -> None:
+    import io
+
+    from northstar.gitserver import hooks
+
+    a, b = "a" * 40, "b" * 40
+    stdin = io.BytesIO(_pkts(
+        b"version=1\0push-options atomic\n", None,
+        f"{gitlib.ZERO_SHA} {a} refs/for/main".encode(), f"{gitlib.ZERO_SHA} {b} refs/for/x/t".encode(), None,
+        b"title=Hello world", b"topic=t", None,
+    ))
+    stdout = io.BytesIO()
+    commands, options = hooks.negotiate(stdin, stdout)
+    assert stdout.getvalue() == _pkts(b"version=1\0push-options\n", None)
+    assert commands == [(gitlib.ZERO_SHA, a, "refs/for/main"), (gitlib.ZERO_SHA, b, "refs/for/x/t")]
+    assert options == ["title=Hello world", "topic=t"]
+
+    out = io.BytesIO()
+    hooks.report(out, commands, [
+        {"ref": "refs/for/x/t", "ok": False, "reason": "no\nbranch x"},
+        {"ref": "refs/for/main", "ok": True, "refname": "refs/changes/5/1", "old": gitlib.ZERO_SHA, "new": a},
+    ])
+    assert out.getvalue() == _pkts(
+        b"ok refs/for/main",
+        b"option refname refs/changes/5/1",
+        f"option old-oid {gitlib.ZERO_SHA}".encode(),
+        f"option new-oid {a}".encode(),
+        b"ng refs/for/x/t no branch x",
+        None,
+    )
+
+
+def test_proc_receive_negotiation_without_push_options() -> None:
+    import io
+
+    from northstar.gitserver import hooks
+
+    a = "a" * 40
+    # Without push-options agreed, git sends no option section after the commands.
+    stdin = io.BytesIO(_pkts(b"version=1\n", None, f"{gitlib.ZERO_SHA} {a} refs/for/main".encode(), None))
+    stdout = io.BytesIO()
+    assert hooks.negotiate(stdin, stdout) == ([(gitlib.ZERO_SHA, a, "refs/for/main")], [])
+    assert stdout.getvalue() == _pkts(b"version=1\n", None)
+    # A ref the server did not answer for is refused, never left without a status.
+    out = io.BytesIO()
+    hooks.report(out, [(gitlib.ZERO_SHA, a, "refs/for/main")], None)
+    assert out.getvalue() == _pkts(b"ng refs/for/main Northstar did not answer for this ref", None)
+
+
+def test_proc_receive_refuses_unknown_protocol_versions() -> None:
+    import io
+
+    from northstar.gitserver import hooks
+
+    with pytest.raises(hooks.ProtocolError, match="unsupported"):
+        hooks.negotiate(io.BytesIO(_pkts(b"version=2\n", None)), io.BytesIO())
+    with pytest.raises(hooks.ProtocolError, match="end of input"):
+        hooks.negotiate(io.BytesIO(b"00"), io.BytesIO())
