@@ -92,6 +92,20 @@ def verbs(change: Change) -> list[str]:
     return list(events.values_list("verb", flat=True))
 
 
+def test_repositories_hand_refs_for_to_the_proc_receive_hook(world: World) -> None:
+    """New repositories are set up for review pushes, and older ones get it at `serve`,
+    which calls install_hooks() for every repository."""
+    path = world.repo.path
+    assert gitlib.run(path, "config", "receive.procReceiveRefs").decode().strip() == "refs/for"
+    assert (path / "hooks" / "proc-receive").stat().st_mode & 0o111
+    gitlib.run(path, "config", "--unset-all", "receive.procReceiveRefs")
+    (path / "hooks" / "proc-receive").unlink()
+    gitlib.install_hooks(path)
+    gitlib.install_hooks(path)  # repeatable
+    assert gitlib.run(path, "config", "--get-all", "receive.procReceiveRefs").decode() == "refs/for\n"
+    assert "hooks proc-receive" in (path / "hooks" / "proc-receive").read_text()
+
+
 # --- opening ----------------------------------------------------------------------------
 
 
