@@ -621,10 +621,13 @@ def interdiff(
     cacheable = all(map(_is_object_id, (old_base, old, new_base)))
     replay = cache_get(key) if cacheable else None
     if not isinstance(replay, git.Replay):
-        replay = git.replay_onto(repo_path, old_base, old, new_base)
-        if cacheable:
+        try:
+            replay = git.replay_onto(repo_path, old_base, old, new_base)
+        except git.GitError:  # e.g. a base that is not a commit (the empty tree)
+            replay = None
+        if cacheable and replay is not None:
             cache_set(key, replay)
-    if replay.clean:
+    if replay is not None and replay.clean:
         result.diff = compute_diff(repo_path, replay.tree, new, **options)
     else:
         result.rebased = True

@@ -504,6 +504,9 @@ def test_interdiff_falls_back_when_the_replay_conflicts(repo: Repo) -> None:
     result = diffs.interdiff(repo.git_dir, old, new, base, target)
     assert result.rebased and result.base_changed
     assert changed_lines(result.diff) == {"f.txt": [(DEL, "feature"), (ADD, "feature resolved")]}
+    # A base that is not a commit cannot be replayed onto either.
+    empty = gitw.empty_tree(repo.git_dir)
+    assert diffs.interdiff(repo.git_dir, old, new, empty, target).rebased
 
 
 def test_patch_id_survives_a_trivial_rebase(repo: Repo, moved_target: dict[str, str]) -> None:
