@@ -46,8 +46,10 @@ Caching
     Commits are immutable, so a diff keyed on the resolved ids and options never goes
     stale. :func:`compute_diff` stores the parsed :class:`Diff` (plain picklable
     dataclasses) in ``django.core.cache.caches["default"]`` when Django is configured and
-    both ids are full object ids. Rendered HTML is cached the same way
-    (:func:`render_diff_html`).
+    both ids are full object ids. Pages ask for ``highlight_syntax=True``: each line's
+    highlighted HTML is then stored on the diff and cached with it, so Pygments (the bulk
+    of a cold page) runs once per diff; :func:`warm_cache` does that from a background task
+    when a revision is pushed. Whole pages from :func:`render_diff_html` are cached too.
 """
 
 from __future__ import annotations
