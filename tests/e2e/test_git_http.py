@@ -305,3 +305,27 @@ def test_concurrent_pushes_all_land_and_are_recorded(team: dict) -> None:
         assert gitlib.resolve(team["repo"].path, f"refs/heads/par-{clone.name}") == sha
     recorded = Event.objects.filter(verb="ref.updated", payload__ref__startswith="refs/heads/par-")
     assert recorded.count() == 6
+
+
+def test_more_concurrent_pushes_than_server_threads(team: dict) -> None:
+    """The test server has 8 threads; each push's hooks must not need a thread of their own."""
+    import subprocess
+    from concurrent.futures import ThreadPoolExecutor
+
+    clone = team["tmp"] / "many"
+    f.git(team["tmp"], "clone", "-q", team["url"]("developer"), str(clone))
+    f.commit_files(clone, {"m": "m\n"}, "many")
+
+    def push(i: int) -> int:
+        try:
+            proc = subprocess.run(
+                ["git", "push", "-q", "origin", f"HEAD:refs/heads/many-{i}"], cwd=clone,
+                env=f.GIT_ENV, capture_output=True, timeout=90,
+            )
+        except subprocess.TimeoutExpired:
+            return -1
+        return proc.returncode
+
+    with ThreadPoolExecutor(max_workers=16) as pool:
+        codes = list(pool.map(push, range(16)))
+    assert codes == [0] * 16, codes
