@@ -41,11 +41,6 @@ def _migrate(verbose: bool = False) -> None:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    # Git hooks call this server back on its own address; set before settings are read.
-    internal_host = "127.0.0.1" if args.host in ("0.0.0.0", "", "::") else args.host  # noqa: S104
-    if ":" in internal_host and not internal_host.startswith("["):
-        internal_host = f"[{internal_host}]"
-    os.environ["NORTHSTAR_INTERNAL_URL"] = f"http://{internal_host}:{args.port}"
     _setup(args.data_dir)
     from django.conf import settings
     from django.db import connections

@@ -22,10 +22,6 @@ ALLOWED_HOSTS = [
     for h in os.environ.get("NORTHSTAR_ALLOWED_HOSTS", "127.0.0.1,localhost,[::1]").split(",")
     if h.strip()
 ]
-# Where this server's git hooks reach it (set by `northstar serve`); the hooks send this
-# Host header, so it must be allowed whatever NORTHSTAR_ALLOWED_HOSTS says.
-INTERNAL_URL = os.environ.get("NORTHSTAR_INTERNAL_URL", "")
-ALLOWED_HOSTS.append("northstar.internal")
 CSRF_TRUSTED_ORIGINS = [
     o.strip() for o in os.environ.get("NORTHSTAR_CSRF_TRUSTED_ORIGINS", "").split(",") if o.strip()
 ]

@@ -3,7 +3,6 @@ from django.urls import include, path, re_path
 
 from northstar.api import api
 from northstar.gitserver.http import git_http
-from northstar.gitserver.internal import git_hook
 
 
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -12,7 +11,6 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 urlpatterns = [
     re_path(r"^git/(?P<project>[^/]+)/(?P<repo>[^/]+)\.git/(?P<path>.*)$", git_http, name="git-http"),
-    path("internal/git-hook", git_hook, name="git-hook"),
     path("api/v1/", api.urls),
     path("healthz", healthz),
     path("", include("northstar.web.urls")),

@@ -97,8 +97,13 @@ def _repo_path(raw: str) -> str:
 def branches(request: HttpRequest, project: str, repo: str) -> list[RefOut]:
     obj = repository_for(request, project, repo, Action.READ_CODE)
     return [
-        RefOut(name=r.short_name, commit=r.commit, subject=r.subject,
-               committed_at=r.committed_at, protected=obj.is_protected(r.short_name))
+        RefOut(
+            name=r.short_name,
+            commit=r.commit,
+            subject=r.subject,
+            committed_at=r.committed_at,
+            protected=obj.is_protected(r.short_name),
+        )
         for r in git.list_refs(obj.path, "refs/heads/")
     ]
 
@@ -120,8 +125,10 @@ def commits(request: HttpRequest, project: str, repo: str, q: Query[CommitQuery]
     skip = (q.page - 1) * q.per_page
     items = git.log(obj.path, sha, skip=skip, limit=q.per_page + 1, file_path=file_path)
     return CommitPage(
-        items=[CommitOut(**c.__dict__) for c in items[:q.per_page]],
-        page=q.page, per_page=q.per_page, has_more=len(items) > q.per_page,
+        items=[CommitOut(**c.__dict__) for c in items[: q.per_page]],
+        page=q.page,
+        per_page=q.per_page,
+        has_more=len(items) > q.per_page,
     )
 
 

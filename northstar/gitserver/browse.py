@@ -51,9 +51,9 @@ def ref_names(repo: Repository) -> tuple[set[str], set[str]]:
     tags: set[str] = set()
     for line in out.decode("utf-8", "replace").splitlines():
         if line.startswith("refs/heads/"):
-            branches.add(line[len("refs/heads/"):])
+            branches.add(line[len("refs/heads/") :])
         elif line.startswith("refs/tags/"):
-            tags.add(line[len("refs/tags/"):])
+            tags.add(line[len("refs/tags/") :])
     return branches, tags
 
 

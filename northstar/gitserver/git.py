@@ -45,7 +45,10 @@ def _env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
 
 
 def run(
-    repo: Path, *args: str, input: bytes | None = None, check: bool = True,
+    repo: Path,
+    *args: str,
+    input: bytes | None = None,
+    check: bool = True,
     env: Mapping[str, str] | None = None,
 ) -> bytes:
     """Run ``git --git-dir=repo args…`` and return stdout. ``env`` adds variables."""
@@ -65,7 +68,7 @@ def is_sha(value: str) -> bool:
 HOOK_TEMPLATE = """#!/bin/sh
 # Installed by Northstar. Pushes are checked by the Northstar server that received them;
 # a push that did not come through Northstar's HTTP endpoint is refused.
-if [ -z "$NORTHSTAR_PYTHON" ] || [ -z "$NORTHSTAR_HOOK_TOKEN" ]; then
+if [ -z "$NORTHSTAR_PYTHON" ] || [ -z "$NORTHSTAR_HOOK_SOCKET" ]; then
     echo "push refused: push through the Northstar server, not directly to the repository" >&2
     exit 1
 fi
@@ -139,8 +142,12 @@ def list_refs(path: Path, prefix: str) -> list[Ref]:
     """Refs under ``prefix`` (refs/heads/ or refs/tags/), newest commit first."""
     fmt = "%00".join(
         (
-            "%(refname)", "%(objectname)", "%(*objectname)", "%(contents:subject)",
-            "%(committerdate:unix)", "%(*committerdate:unix)",
+            "%(refname)",
+            "%(objectname)",
+            "%(*objectname)",
+            "%(contents:subject)",
+            "%(committerdate:unix)",
+            "%(*committerdate:unix)",
         )
     )
     out = run(path, "for-each-ref", "--sort=-committerdate", f"--format={fmt}", prefix)
@@ -163,8 +170,14 @@ def resolve(path: Path, rev: str, *, env: Mapping[str, str] | None = None) -> st
     if rev.startswith("-"):
         return None
     out = run(
-        path, "rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}",
-        check=False, env=env,
+        path,
+        "rev-parse",
+        "--verify",
+        "--quiet",
+        "--end-of-options",
+        f"{rev}^{{commit}}",
+        check=False,
+        env=env,
     )
     sha = out.decode().strip()
     return sha if is_sha(sha) else None
@@ -392,8 +405,16 @@ def version() -> tuple[int, ...]:
 
 # Repository config must not change the shape of the output we parse.
 _DIFF_CONFIG = (
-    "-c", "core.quotePath=false", "-c", "diff.noprefix=false", "-c", "diff.mnemonicPrefix=false",
-    "-c", "diff.suppressBlankEmpty=false", "-c", "diff.relative=false",
+    "-c",
+    "core.quotePath=false",
+    "-c",
+    "diff.noprefix=false",
+    "-c",
+    "diff.mnemonicPrefix=false",
+    "-c",
+    "diff.suppressBlankEmpty=false",
+    "-c",
+    "diff.relative=false",
 )
 _RAW_META_RE = re.compile(rb"^:(\d{6}) (\d{6}) ([0-9a-f]+) ([0-9a-f]+) ([A-Z])(\d*)$")
 _NUMSTAT_RE = re.compile(rb"^(\d+|-)\t(\d+|-)\t")
@@ -423,15 +444,32 @@ class ChangedFile:
 
 
 def diff_args(
-    base: str, head: str, *, patch: bool = True, context: int = 3, find_renames: bool = True,
-    find_copies: bool = True, algorithm: str = "myers", ignore_whitespace: bool = False,
+    base: str,
+    head: str,
+    *,
+    patch: bool = True,
+    context: int = 3,
+    find_renames: bool = True,
+    find_copies: bool = True,
+    algorithm: str = "myers",
+    ignore_whitespace: bool = False,
 ) -> list[str]:
     """The ``git`` arguments for a raw + numstat (+ patch) diff of two tree-ishes."""
     if base.startswith("-") or head.startswith("-"):
         raise ValueError("revisions must not start with '-'")
     args = [
-        *_DIFF_CONFIG, "diff", "--raw", "--numstat", "-z", "--no-abbrev", "--full-index", "--no-color",
-        "--no-ext-diff", "--no-textconv", f"--diff-algorithm={algorithm}", "--inter-hunk-context=0",
+        *_DIFF_CONFIG,
+        "diff",
+        "--raw",
+        "--numstat",
+        "-z",
+        "--no-abbrev",
+        "--full-index",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        f"--diff-algorithm={algorithm}",
+        "--inter-hunk-context=0",
     ]
     if patch:
         args += ["-p", f"--unified={context}"]
@@ -459,8 +497,11 @@ class DiffStream:
         self._args = list(args)
         self._stderr = tempfile.TemporaryFile()  # noqa: SIM115 - closed in close()
         self._proc = subprocess.Popen(
-            ["git", f"--git-dir={path}", *args], stdout=subprocess.PIPE, stderr=self._stderr,
-            stdin=subprocess.DEVNULL, env=_env(),
+            ["git", f"--git-dir={path}", *args],
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            stdin=subprocess.DEVNULL,
+            env=_env(),
         )
         assert self._proc.stdout is not None
         self._out = cast(io.BufferedReader, self._proc.stdout)
@@ -517,7 +558,7 @@ class DiffStream:
         while True:
             end = self._buf.find(b"\0", self._pos)
             if end >= 0:
-                token = self._buf[self._pos:end]
+                token = self._buf[self._pos : end]
                 self._pos = end + 1
                 return token
             chunk = self._out.read1(STREAM_CHUNK)
@@ -525,7 +566,7 @@ class DiffStream:
                 self._buf, self._pos = b"", 0  # a partial record is not the start of the patch
                 return None
             self.bytes_read += len(chunk)
-            self._buf = self._buf[self._pos:] + chunk
+            self._buf = self._buf[self._pos :] + chunk
             self._pos = 0
 
     def files(self, limit: int | None = None) -> list[ChangedFile]:
@@ -554,7 +595,7 @@ class DiffStream:
             match = _NUMSTAT_RE.match(token)
             if match is None:
                 raise GitError(self._args, 0, f"unexpected diff output: {token[:80]!r}")
-            name = token[match.end():]
+            name = token[match.end() :]
             if name:
                 old = new = name
             else:
@@ -603,7 +644,7 @@ class DiffStream:
                 return
 
     def _patch_lines(self, max_line: int) -> Iterator[bytes]:
-        rest = self._buf[self._pos:]
+        rest = self._buf[self._pos :]
         self._buf, self._pos = b"", 0
         if rest:
             *whole, tail = rest.split(b"\n")
@@ -640,14 +681,26 @@ class DiffStream:
 
 
 def diff_stream(
-    path: Path, base: str, head: str, *, timeout: float = GIT_TIMEOUT, context: int = 3,
-    find_renames: bool = True, find_copies: bool = True, algorithm: str = "myers",
+    path: Path,
+    base: str,
+    head: str,
+    *,
+    timeout: float = GIT_TIMEOUT,
+    context: int = 3,
+    find_renames: bool = True,
+    find_copies: bool = True,
+    algorithm: str = "myers",
     ignore_whitespace: bool = False,
 ) -> DiffStream:
     """Start ``git diff`` between two tree-ishes, with rename and copy detection by default."""
     args = diff_args(
-        base, head, context=context, find_renames=find_renames, find_copies=find_copies,
-        algorithm=algorithm, ignore_whitespace=ignore_whitespace,
+        base,
+        head,
+        context=context,
+        find_renames=find_renames,
+        find_copies=find_copies,
+        algorithm=algorithm,
+        ignore_whitespace=ignore_whitespace,
     )
     return DiffStream(path, args, timeout=timeout)
 
@@ -683,9 +736,12 @@ def empty_tree(path: Path) -> str:
 # Synthetic commits made by the server: a fixed identity and date make the same inputs give
 # the same commit id, so repeating an operation writes no new objects.
 _SYNTHETIC_ENV = {
-    "GIT_AUTHOR_NAME": "Northstar", "GIT_AUTHOR_EMAIL": "northstar@localhost",
-    "GIT_COMMITTER_NAME": "Northstar", "GIT_COMMITTER_EMAIL": "northstar@localhost",
-    "GIT_AUTHOR_DATE": "@0 +0000", "GIT_COMMITTER_DATE": "@0 +0000",
+    "GIT_AUTHOR_NAME": "Northstar",
+    "GIT_AUTHOR_EMAIL": "northstar@localhost",
+    "GIT_COMMITTER_NAME": "Northstar",
+    "GIT_COMMITTER_EMAIL": "northstar@localhost",
+    "GIT_AUTHOR_DATE": "@0 +0000",
+    "GIT_COMMITTER_DATE": "@0 +0000",
 }
 
 
@@ -707,10 +763,16 @@ def replay_onto(path: Path, base: str, head: str, onto: str) -> Replay:
     for rev in (base, head, onto):
         if rev.startswith("-"):
             raise ValueError("revisions must not start with '-'")
-    ours = run(path, "commit-tree", f"{onto}^{{tree}}", "-p", base, "-m", "onto",
-               env=_SYNTHETIC_ENV).decode().strip()
-    theirs = run(path, "commit-tree", f"{head}^{{tree}}", "-p", base, "-m", "replay",
-                 env=_SYNTHETIC_ENV).decode().strip()
+    ours = (
+        run(path, "commit-tree", f"{onto}^{{tree}}", "-p", base, "-m", "onto", env=_SYNTHETIC_ENV)
+        .decode()
+        .strip()
+    )
+    theirs = (
+        run(path, "commit-tree", f"{head}^{{tree}}", "-p", base, "-m", "replay", env=_SYNTHETIC_ENV)
+        .decode()
+        .strip()
+    )
     out = run(path, "merge-tree", "--write-tree", "--no-messages", ours, theirs, check=False)
     tree = out.decode().split("\n", 1)[0].strip()
     if not is_sha(tree) and not re.fullmatch(r"[0-9a-f]{64}", tree):
@@ -725,13 +787,29 @@ def patch_id(path: Path, base: str, commit: str) -> str:
     if base.startswith("-") or commit.startswith("-"):
         raise ValueError("revisions must not start with '-'")
     env = _env()
-    diff_cmd = ["git", f"--git-dir={path}", *_DIFF_CONFIG, "diff", "--no-color", "--no-ext-diff",
-                "--no-textconv", "--full-index", "--binary", base, commit, "--"]
+    diff_cmd = [
+        "git",
+        f"--git-dir={path}",
+        *_DIFF_CONFIG,
+        "diff",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-textconv",
+        "--full-index",
+        "--binary",
+        base,
+        commit,
+        "--",
+    ]
     with subprocess.Popen(diff_cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env) as diff:
         assert diff.stdout is not None
         proc = subprocess.run(
-            ["git", f"--git-dir={path}", "patch-id", "--stable"], stdin=diff.stdout,
-            capture_output=True, env=env, timeout=GIT_TIMEOUT, check=False,
+            ["git", f"--git-dir={path}", "patch-id", "--stable"],
+            stdin=diff.stdout,
+            capture_output=True,
+            env=env,
+            timeout=GIT_TIMEOUT,
+            check=False,
         )
         diff.stdout.close()
         diff_rc = diff.wait()

@@ -2,10 +2,9 @@
 
 Runs as ``python -m northstar.gitserver.hooks pre-receive|proc-receive|post-receive``
 inside ``git http-backend``, up to three times per push, so it imports only the standard
-library: the decisions are made by the already-running server (``gitserver/internal.py``),
-which knows the pusher from the signed ``NORTHSTAR_HOOK_TOKEN`` our smart HTTP view set.
-It asks on the Unix socket that view opened for the push (``NORTHSTAR_HOOK_SOCKET``), or
-else at ``NORTHSTAR_INTERNAL_URL``.
+library: the decisions are made by the server process streaming the push, which answers
+on the private Unix socket it opened for it (``NORTHSTAR_HOOK_SOCKET``, see
+``gitserver/hookserver.py``) and knows who is pushing where.
 
 ``proc-receive`` handles the pushes to ``refs/for/…`` (``receive.procReceiveRefs``). git
 speaks pkt-lines to it on stdin/stdout (githooks(5), "proc-receive"):
@@ -23,47 +22,22 @@ Anything this hook prints on stderr reaches the pusher as ``remote:`` lines.
 
 from __future__ import annotations
 
-import http.client
 import json
 import os
 import socket
 import sys
 from typing import IO, Any
-from urllib.parse import urlparse
 
 from northstar.gitserver.git import QUARANTINE_VARS
 
-INTERNAL_HOST = "northstar.internal"
-INTERNAL_PATH = "/internal/git-hook"
 HOOKS = ("pre-receive", "proc-receive", "post-receive")
 PROC_RECEIVE_VERSION = 1
 MAX_PKT_DATA = 65516  # LARGE_PACKET_MAX (65520) minus the 4-byte length
 
 
-def _request(url: str, payload: dict[str, object]) -> dict[str, Any]:
-    """Ask the server: on the push's own socket when there is one, else over HTTP."""
-    sock_path = os.environ.get("NORTHSTAR_HOOK_SOCKET")
-    if sock_path:
-        return _request_socket(sock_path, payload)
-    parsed = urlparse(url)
-    conn = http.client.HTTPConnection(parsed.hostname or "127.0.0.1", parsed.port or 80, timeout=600)
-    try:
-        conn.request(
-            "POST",
-            INTERNAL_PATH,
-            json.dumps(payload),
-            {"Content-Type": "application/json", "Host": INTERNAL_HOST},
-        )
-        response = conn.getresponse()
-        answer = json.loads(response.read())
-    finally:
-        conn.close()
-    if not isinstance(answer, dict):
-        raise ValueError("unexpected answer")
-    return answer
-
-
-def _request_socket(path: str, payload: dict[str, object]) -> dict[str, Any]:
+def _request(payload: dict[str, object]) -> dict[str, Any]:
+    """Ask the server process of this push, on the socket it opened for it."""
+    path = os.environ["NORTHSTAR_HOOK_SOCKET"]
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
         sock.settimeout(3600)
         sock.connect(path)
@@ -176,7 +150,7 @@ def negotiate(stdin: IO[bytes], stdout: IO[bytes]) -> tuple[list[tuple[str, str,
     return commands, options
 
 
-def proc_receive(url: str, token: str) -> int:
+def proc_receive() -> int:
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     try:
         commands, options = negotiate(stdin, stdout)
@@ -185,13 +159,12 @@ def proc_receive(url: str, token: str) -> int:
         return 1
     payload: dict[str, object] = {
         "hook": "proc-receive",
-        "token": token,
         "updates": [list(c) for c in commands],
         "push_options": options,
     }
     try:
-        answer = _request(url, payload)
-    except (OSError, ValueError, http.client.HTTPException) as exc:
+        answer = _request(payload)
+    except (OSError, ValueError) as exc:
         answer = {"messages": [f"could not reach the Northstar server ({exc}); no change was recorded"]}
     for line in answer.get("messages") or []:
         print(line, file=sys.stderr)
@@ -207,12 +180,11 @@ def main(argv: list[str]) -> int:
         print("usage: python -m northstar.gitserver.hooks " + "|".join(HOOKS), file=sys.stderr)
         return 2
     hook = argv[0]
-    url, token = os.environ.get("NORTHSTAR_INTERNAL_URL", ""), os.environ.get("NORTHSTAR_HOOK_TOKEN")
-    if not (url or os.environ.get("NORTHSTAR_HOOK_SOCKET")) or not token:
+    if not os.environ.get("NORTHSTAR_HOOK_SOCKET"):
         print("push refused: push through a server started with `northstar serve`", file=sys.stderr)
         return 1
     if hook == "proc-receive":
-        return proc_receive(url, token)
+        return proc_receive()
     updates = [line.split(" ", 2) for line in sys.stdin.read().splitlines() if line]
     options = [
         os.environ.get(f"GIT_PUSH_OPTION_{i}", "")
@@ -220,14 +192,13 @@ def main(argv: list[str]) -> int:
     ]
     payload: dict[str, object] = {
         "hook": hook,
-        "token": token,
         "updates": updates,
         "push_options": options,
         "object_env": {k: os.environ[k] for k in QUARANTINE_VARS if k in os.environ},
     }
     try:
-        answer = _request(url, payload)
-    except (OSError, ValueError, http.client.HTTPException) as exc:
+        answer = _request(payload)
+    except (OSError, ValueError) as exc:
         if hook == "pre-receive":
             print(
                 f"push refused: could not reach the Northstar server to check it ({exc}); "

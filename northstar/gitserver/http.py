@@ -26,7 +26,7 @@ from django.views.decorators.csrf import csrf_exempt
 from northstar.accounts.permissions import Action, require
 from northstar.accounts.services import authenticate_basic
 from northstar.errors import NorthstarError, NotFound, Unauthenticated
-from northstar.gitserver.internal import HookListener, hook_token
+from northstar.gitserver.hookserver import HookListener, Push
 from northstar.projects.services import get_project, get_repository
 
 log = logging.getLogger(__name__)
@@ -98,7 +98,7 @@ def git_http(request: HttpRequest, project: str, repo: str, path: str) -> HttpRe
 
 
 def _cgi_env(
-    request: HttpRequest, repo_path: str, repo_id: int, path: str, user: User | None, hook_socket: str
+    request: HttpRequest, repo_path: str, path: str, user: User | None, hook_socket: str
 ) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GIT_", "HTTP_"))}
     env.update(
@@ -112,13 +112,9 @@ def _cgi_env(
         CONTENT_TYPE=request.META.get("CONTENT_TYPE", ""),
         REMOTE_ADDR=request.META.get("REMOTE_ADDR", ""),
         NORTHSTAR_PYTHON=sys.executable,
-        NORTHSTAR_INTERNAL_URL=settings.INTERNAL_URL,
     )
     if user is not None:
         env["REMOTE_USER"] = user.username
-        # The URL the client pushed to, so the hooks can print links it can open.
-        base_url = request.build_absolute_uri("/").rstrip("/")
-        env["NORTHSTAR_HOOK_TOKEN"] = hook_token(repo_id, user.pk, base_url)
     if hook_socket:
         env["NORTHSTAR_HOOK_SOCKET"] = hook_socket
     if "CONTENT_LENGTH" in request.META and request.META["CONTENT_LENGTH"]:
@@ -155,14 +151,18 @@ def _run_backend(
     request: HttpRequest, repo_path: object, repo_id: int, path: str, user: User | None
 ) -> HttpResponseBase:
     # A push's hooks are answered by this process on a socket of its own (see HookListener).
-    listener = HookListener() if path == "git-receive-pack" and user is not None else None
+    listener = None
+    if path == "git-receive-pack" and user is not None:
+        # The URL the client pushed to, so the hooks can print links it can open.
+        base_url = request.build_absolute_uri("/").rstrip("/")
+        listener = HookListener(Push(repo_id, user.pk, base_url))
     try:
         proc = subprocess.Popen(
             ["git", "http-backend"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env=_cgi_env(request, str(repo_path), repo_id, path, user, listener.path if listener else ""),
+            env=_cgi_env(request, str(repo_path), path, user, listener.path if listener else ""),
         )
     except BaseException:
         if listener is not None:

@@ -1,8 +1,7 @@
 """Where our git hooks call back to (see ``hooks.py``): a Unix socket that the smart HTTP
-view opens for each push (``HookListener``), or the ``/internal/git-hook`` endpoint.
-
-It trusts nothing in the request but the signed token, which our smart HTTP view created
-for this push with the server's secret key: it names the repository and the pusher.
+view opens for each push (``HookListener``), in a directory only the server's user can
+enter. The listener already knows the repository, the pusher and the URL they pushed to;
+the hook sends only what git told it.
 """
 
 from __future__ import annotations
@@ -14,32 +13,30 @@ import shutil
 import socket
 import tempfile
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from django.core import signing
 from django.db import connections
-from django.http import HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_POST
 
 from northstar.gitserver import pushes
 from northstar.gitserver.git import QUARANTINE_VARS, is_sha
 from northstar.projects.models import Repository
 
 log = logging.getLogger(__name__)
-HOOK_SALT = "northstar.gitserver.hook"
-# A push may stream for a long time before its hooks run.
-HOOK_TOKEN_MAX_AGE = 6 * 3600
 
 
-def hook_token(repo_id: int, pusher_id: int, base_url: str = "") -> str:
-    """The push's credentials for its hooks. ``base_url`` is where the client reached us,
-    for the links printed back to it when NORTHSTAR_BASE_URL is not set."""
-    return signing.dumps({"repo": repo_id, "pusher": pusher_id, "base": base_url}, salt=HOOK_SALT)
+@dataclass(frozen=True)
+class Push:
+    """Who pushes to which repository, and the URL they reached us at (for printed links
+    when NORTHSTAR_BASE_URL is not set)."""
+
+    repo_id: int
+    pusher_id: int
+    base_url: str
 
 
-Answer = tuple[int, dict[str, object]]  # HTTP status, JSON body
+Answer = tuple[int, dict[str, object]]  # status (403/400 for malformed calls), JSON body
 
 
 def _answer(exit_code: int, messages: list[str], status: int = 200) -> Answer:
@@ -80,28 +77,27 @@ def _updates(raw: Any) -> list[tuple[str, str, str]]:
     return updates
 
 
-def handle(data: Any) -> Answer:
-    """One hook call, however it arrived: check the token, then let ``pushes`` decide."""
+def handle(push: Push, data: Any) -> Answer:
+    """One hook call of ``push``: let ``pushes`` decide."""
     try:
-        claims = signing.loads(data["token"], salt=HOOK_SALT, max_age=HOOK_TOKEN_MAX_AGE)
         hook = data["hook"]
         updates = _updates(data["updates"])
         options = _push_options(data.get("push_options"))
-        base_url = claims.get("base") or ""
-        repo = Repository.objects.select_related("project").get(pk=claims["repo"])
-    except (ValueError, KeyError, TypeError, signing.BadSignature, Repository.DoesNotExist):
+        repo = Repository.objects.select_related("project").get(pk=push.repo_id)
+    except (ValueError, KeyError, TypeError, Repository.DoesNotExist):
         return _answer(1, ["push refused: invalid hook request"], status=403)
+    pusher_id, base_url = push.pusher_id, push.base_url
     try:
         if hook == "pre-receive":
             refused = pushes.check_push(
-                repo, claims["pusher"], updates, _object_env(repo, data.get("object_env")), options
+                repo, pusher_id, updates, _object_env(repo, data.get("object_env")), options
             )
             return _answer(1 if refused else 0, refused)
         if hook == "proc-receive":
-            done = pushes.receive_for(repo, claims["pusher"], updates, options, base_url)
+            done = pushes.receive_for(repo, pusher_id, updates, options, base_url)
             return 200, {"exit": 0, "messages": done.messages, "results": [r.as_dict() for r in done.results]}
         if hook == "post-receive":
-            return _answer(0, pushes.record_push(repo, claims["pusher"], updates, base_url))
+            return _answer(0, pushes.record_push(repo, pusher_id, updates, base_url))
     except Exception:
         log.exception("%s hook failed for repository %s", hook, repo.pk)
         if hook in ("pre-receive", "proc-receive"):
@@ -118,17 +114,6 @@ def handle(data: Any) -> Answer:
     return _answer(1, [f"unknown hook {hook!r}"], status=400)
 
 
-@csrf_exempt
-@require_POST
-def git_hook(request: HttpRequest) -> JsonResponse:
-    try:
-        data = json.loads(request.body)
-    except ValueError:
-        data = None
-    status, body = handle(data)
-    return JsonResponse(body, status=status)
-
-
 class HookListener:
     """Serves one push's hooks on a private Unix socket, from a thread of the process that
     streams that push.
@@ -140,7 +125,8 @@ class HookListener:
 
     MAX_REQUEST = 64 * 1024 * 1024
 
-    def __init__(self) -> None:
+    def __init__(self, push: Push) -> None:
+        self.push = push
         self._dir = tempfile.mkdtemp(prefix="northstar-hook-")  # mode 0700: ours alone
         self.path = os.path.join(self._dir, "hook.sock")
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -180,7 +166,7 @@ class HookListener:
             data = json.loads(b"".join(chunks))
         except ValueError:
             data = None
-        _status, body = handle(data)
+        _status, body = handle(self.push, data)
         conn.sendall(json.dumps(body).encode())
 
     def close(self) -> None:
