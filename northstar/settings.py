@@ -126,6 +126,18 @@ EMAIL_HOST_PASSWORD = os.environ.get("NORTHSTAR_EMAIL_PASSWORD", "")
 EMAIL_USE_TLS = os.environ.get("NORTHSTAR_EMAIL_TLS", "") == "1"
 DEFAULT_FROM_EMAIL = os.environ.get("NORTHSTAR_EMAIL_FROM", "northstar@localhost")
 
+# Computed diffs are cached by commit ids (immutable, so never stale). A file cache in the
+# data dir is shared by every process on this machine; several web machines should point
+# NORTHSTAR_CACHE_DIR at a shared volume.
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.filebased.FileBasedCache",
+        "LOCATION": os.environ.get("NORTHSTAR_CACHE_DIR") or str(DATA_DIR / "cache"),
+        "TIMEOUT": 14 * 24 * 3600,
+        "OPTIONS": {"MAX_ENTRIES": 5000},
+    }
+}
+
 # Background tasks: the django-tasks API, executed by Huey (see northstar/background.py).
 # NORTHSTAR_TASKS_IMMEDIATE=1 runs tasks inline, for tests that need no worker process.
 HUEY_URL = os.environ.get("NORTHSTAR_HUEY_URL") or f"sqlite:///{DATA_DIR / 'tasks' / 'huey.sqlite3'}"

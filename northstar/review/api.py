@@ -16,18 +16,17 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
-from django.utils import timezone
 from ninja import Field, Query, Router, Schema, Status
 from ninja.pagination import paginate
 from pydantic import StrictBool
 
 from northstar.accounts import services as accounts
 from northstar.accounts.api import Input, Pages, QueryInput, has_nul
-from northstar.accounts.permissions import Action, can, require
-from northstar.errors import Conflict, Invalid, NotFound
+from northstar.accounts.permissions import Action, can
+from northstar.errors import Invalid, NotFound
 from northstar.projects.api import repository_for
 from northstar.projects.models import Project, Repository
-from northstar.review import diffs, policy, services
+from northstar.review import diffs, notify, policy, services
 from northstar.review.models import (
     Change,
     Comment,
@@ -740,15 +739,6 @@ def create_override(
     request: HttpRequest, project: str, repo: str, number: int, payload: OverrideIn
 ) -> Status[Override]:
     _, change = _change(request, project, repo, number)
-    require(_user(request), change.repository.project, Action.OVERRIDE_POLICY)
-    if not change.is_open:
-        raise Conflict(f"change {number} is {change.state}; there is nothing to override")
-    unmet = [need.key for need in policy.evaluate(change).needs]
-    if payload.requirement not in unmet:
-        raise Invalid(
-            f"change {number} does not need {payload.requirement!r}; "
-            + (f"it still needs: {', '.join(unmet)}" if unmet else "it needs nothing")
-        )
     override = services.override_requirement(
         change, payload.requirement, payload.reason, actor=_user(request)
     )
@@ -804,7 +794,6 @@ def mark_notification(
     )
     if notification is None:
         raise NotFound(f"notification {notification_id} not found")
-    # An inbox flag of the caller's own, not a lifecycle field: no service or event needed.
-    notification.read_at = timezone.now() if payload.read else None
-    notification.save(update_fields=["read_at"])
+    notify.mark_read(_user(request), [notification.pk], read=payload.read)
+    notification.refresh_from_db()
     return notification

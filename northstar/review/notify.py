@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 from django.core.mail import send_mail
 from django.db import transaction
+from django.utils import timezone
 from django_tasks import task
 
 from northstar.review.models import Change, Notification
@@ -50,3 +51,18 @@ def change_link(change: Change) -> str:
 def send_notification_email(recipients: list[str], subject: str, body: str) -> None:
     for address in recipients:  # one mail each: never reveal who else was told
         send_mail(f"[Northstar] {subject}", body, None, [address])
+
+
+def mark_read(user: User, ids: list[int] | None, *, change: Change | None = None, read: bool = True) -> int:
+    """Mark the user's notifications read (or unread): those in ``ids``, or all of them
+    (of ``change``, if given). Returns how many changed.
+
+    The inbox is the user's own reading state, not something that happened to a project,
+    so nothing is recorded in the event log.
+    """
+    items = Notification.objects.filter(user=user, read_at__isnull=read)
+    if ids is not None:
+        items = items.filter(pk__in=ids)
+    if change is not None:
+        items = items.filter(change=change)
+    return items.update(read_at=timezone.now() if read else None)

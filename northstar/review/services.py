@@ -37,11 +37,13 @@ from northstar.review.models import (
     Side,
     Verdict,
 )
+from northstar.review.tasks import warm_revision_diff
 
 log = logging.getLogger(__name__)
 
 MAX_TITLE = 200
 MAX_BODY = 65_536
+MAX_LINE = 10_000_000  # fits every database's integer column
 
 
 def _text(value: str | None, what: str, *, limit: int, required: bool = False) -> str:
@@ -324,6 +326,7 @@ def _add_revision(
         subject=change,
         payload={"change": change.number, "revision": number, "commit": commit, "base": base},
     )
+    transaction.on_commit(lambda: warm_revision_diff.enqueue(revision.pk))
     if current is not None:
         _sync_issue_links(change, actor=pushed_by)
         notify.notify_change(
@@ -484,8 +487,8 @@ def save_draft(change: Change, author: User, data: CommentInput) -> Comment:
         path, line, side, revision = thread.path, thread.line, thread.side, thread.revision
     elif path or line is not None or side:
         path = _text(path, "path", limit=4096, required=True)
-        if line is None or line < 1:
-            raise Invalid("an inline comment needs a line number of 1 or more")
+        if line is None or not 1 <= line <= MAX_LINE:
+            raise Invalid(f"an inline comment needs a line number from 1 to {MAX_LINE}")
         if side not in (Side.OLD, Side.NEW):
             raise Invalid("side must be 'old' or 'new'")
     with transaction.atomic():
@@ -583,7 +586,8 @@ def set_thread_resolved(comment: Comment, resolved: bool, *, actor: User) -> Com
 
 
 def override_requirement(change: Change, requirement: str, reason: str, *, actor: User) -> Override:
-    """A maintainer waives one requirement (named by its key in the policy status)."""
+    """A maintainer waives one unmet requirement (named by its key in the policy status)."""
+    from northstar.review.policy import evaluate  # policy reads services' models; import late
     require(actor, change.repository.project, Action.OVERRIDE_POLICY)
     reason = _text(reason, "reason", limit=MAX_BODY, required=True)
     requirement = _text(requirement, "requirement", limit=64, required=True)
@@ -591,6 +595,12 @@ def override_requirement(change: Change, requirement: str, reason: str, *, actor
         state = _locked_state(change)
         if state != ChangeState.OPEN:
             raise Conflict(f"change {change.number} is {state}; there is nothing left to override")
+        unmet = [need.key for need in evaluate(change).needs]
+        if requirement not in unmet:
+            raise Invalid(
+                f"change {change.number} does not need {requirement!r}; "
+                + (f"it still needs: {', '.join(unmet)}" if unmet else "it needs nothing")
+            )
         override = Override.objects.create(
             change=change, requirement=requirement, reason=reason, author=actor
         )

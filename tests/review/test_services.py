@@ -114,11 +114,17 @@ def test_open_change_of_a_branch_records_revision_one(world: World) -> None:
     main = gitlib.resolve(world.repo.path, "refs/heads/main")
     tip = gitlib.resolve(world.repo.path, "refs/heads/feature")
     assert (change.number, change.state, change.title, change.description) == (
-        1, ChangeState.OPEN, "Blink the light", "Because."
+        1,
+        ChangeState.OPEN,
+        "Blink the light",
+        "Because.",
     )
     revision = services.latest_revision(change)
     assert (revision.number, revision.commit, revision.base_commit, revision.target_commit) == (
-        1, tip, main, main
+        1,
+        tip,
+        main,
+        main,
     )
     assert revision.patch_id and revision.pushed_by == world.users["developer"]
     assert gitlib.resolve(world.repo.path, revision.ref) == tip
@@ -191,15 +197,17 @@ def test_open_change_in_an_archived_repository_is_refused(world: World) -> None:
         )
 
 
-@pytest.mark.parametrize(("who", "error"), [("support", Forbidden), ("viewer", Forbidden),
-                                            ("stranger", NotFound)])
+@pytest.mark.parametrize(
+    ("who", "error"), [("support", Forbidden), ("viewer", Forbidden), ("stranger", NotFound)]
+)
 def test_who_may_not_open_changes(world: World, who: str, error: type[Exception]) -> None:
     f.git(world.work, "checkout", "-q", "-b", "b")
     world.commit({"b": "b\n"}, "b")
     world.publish("b")
     with pytest.raises(error):
-        services.open_change(world.repo, author=world.users[who], target_branch="main", title="t",
-                             source_branch="b")
+        services.open_change(
+            world.repo, author=world.users[who], target_branch="main", title="t", source_branch="b"
+        )
     assert not Change.objects.exists()
 
 
@@ -217,8 +225,13 @@ def test_numbers_are_distinct_when_changes_open_at_once(transactional_db: None, 
     def open_one(branch: str) -> None:
         try:
             start.wait()
-            change = services.open_change(world.repo, author=world.users["developer"], target_branch="main",
-                                          title=branch, source_branch=branch)
+            change = services.open_change(
+                world.repo,
+                author=world.users["developer"],
+                target_branch="main",
+                title=branch,
+                source_branch=branch,
+            )
             numbers.append(change.number)
         except BaseException as exc:  # reported below
             errors.append(exc)
@@ -237,8 +250,9 @@ def test_numbers_are_distinct_when_changes_open_at_once(transactional_db: None, 
     # Another repository numbers its changes from 1 again.
     other = f.create_repository(world.project)
     gitlib.run(other.path, "fetch", "-q", str(world.work), "+refs/heads/*:refs/heads/*")
-    change = services.open_change(other, author=world.users["developer"], target_branch="main",
-                                  title="t", source_branch="par0")
+    change = services.open_change(
+        other, author=world.users["developer"], target_branch="main", title="t", source_branch="par0"
+    )
     assert change.number == 1
 
 
@@ -281,8 +295,9 @@ def test_branch_push_skips_closed_changes_and_reports_failures_per_change(world:
     dev = world.users["developer"]
     first = world.branch_change("shared", target="main")
     world.publish("release", "main")
-    second = services.open_change(world.repo, author=dev, target_branch="release", title="backport",
-                                  source_branch="shared")
+    second = services.open_change(
+        world.repo, author=dev, target_branch="release", title="backport", source_branch="shared"
+    )
     abandoned = world.branch_change("other")
     services.abandon_change(abandoned, actor=dev)
     world.delete("release")  # second's target is gone: no base to record a revision against
@@ -327,8 +342,9 @@ def test_a_stale_hidden_ref_left_by_a_rolled_back_revision_is_replaced(world: Wo
 
 def test_update_change_by_author_or_maintainer(world: World) -> None:
     change = world.branch_change()
-    updated = services.update_change(change, actor=world.users["developer"], title="New title",
-                                     labels=["ui", "ui", "bug"])
+    updated = services.update_change(
+        change, actor=world.users["developer"], title="New title", labels=["ui", "ui", "bug"]
+    )
     assert (updated.title, updated.labels) == ("New title", ["bug", "ui"])
     services.update_change(change, actor=world.users["maintainer"], description="Described")
     change.refresh_from_db()
@@ -358,7 +374,11 @@ def test_abandon_and_restore(world: World) -> None:
     with pytest.raises(Conflict, match="only abandoned"):
         services.restore_change(change, actor=dev)
     assert verbs(change) == [
-        "change.opened", "revision.created", "change.abandoned", "change.restored", "revision.created"
+        "change.opened",
+        "revision.created",
+        "change.abandoned",
+        "change.restored",
+        "revision.created",
     ]
     assert Event.objects.get(verb="change.abandoned").payload == {"reason": "not now"}
 
@@ -367,8 +387,9 @@ def test_restore_refused_while_another_change_of_the_branch_is_open(world: World
     dev = world.users["developer"]
     first = world.branch_change()
     services.abandon_change(first, actor=dev)
-    second = services.open_change(world.repo, author=dev, target_branch="main", title="again",
-                                  source_branch="feature")
+    second = services.open_change(
+        world.repo, author=dev, target_branch="main", title="again", source_branch="feature"
+    )
     with pytest.raises(Conflict, match="another open change"):
         services.restore_change(first, actor=dev)
     services.abandon_change(second, actor=dev)
@@ -411,12 +432,16 @@ def test_issue_links_from_description_and_commits_follow_new_revisions(world: Wo
     change = world.branch_change(
         "fix", message="Fix the relay\n\nCloses #9, refs other-proj#4", description="Fixes #3 and #5"
     )
-    links = {(link.kind, link.project_name, link.number, link.source.split()[0])
-             for link in IssueLink.objects.filter(change=change)}
+    links = {
+        (link.kind, link.project_name, link.number, link.source.split()[0])
+        for link in IssueLink.objects.filter(change=change)
+    }
     me = world.project.name
     assert links == {
-        ("fixes", me, 3, "description"), ("fixes", me, 5, "description"),
-        ("closes", me, 9, "commit"), ("refs", "other-proj", 4, "commit"),
+        ("fixes", me, 3, "description"),
+        ("fixes", me, 5, "description"),
+        ("closes", me, 9, "commit"),
+        ("refs", "other-proj", 4, "commit"),
     }
     # A rewritten branch whose commit no longer closes #9 drops that link.
     f.git(world.work, "commit", "-q", "--amend", "-m", "Fix the relay properly\n\nRefs #11")
@@ -431,7 +456,8 @@ def test_issue_links_from_description_and_commits_follow_new_revisions(world: Wo
     linked = Event.objects.filter(verb="change.issues_linked", subject_id=str(change.pk)).order_by("id")
     assert linked.count() == 3
     assert linked.last().payload["removed"] == [  # type: ignore[union-attr]
-        {"kind": "fixes", "project": me, "number": 3}, {"kind": "fixes", "project": me, "number": 5}
+        {"kind": "fixes", "project": me, "number": 3},
+        {"kind": "fixes", "project": me, "number": 5},
     ]
 
 
@@ -515,7 +541,10 @@ def test_drafts_stay_private_until_one_review_publishes_them(world: World) -> No
     published = Event.objects.filter(verb="review.published")
     assert published.count() == 1
     assert published.get().payload == {
-        "change": 1, "revision": 1, "verdict": "request_changes", "comments": 3
+        "change": 1,
+        "revision": 1,
+        "verdict": "request_changes",
+        "comments": 3,
     }
     # The author hears about it.
     note = Notification.objects.get(user=world.users["developer"])
@@ -556,8 +585,9 @@ def test_review_input_checks(world: World) -> None:
     assert services.publish_review(change, reviewer, "comment", body="for the record").verdict == "comment"
 
 
-@pytest.mark.parametrize(("who", "error"), [("viewer", Forbidden), ("support", Forbidden),
-                                            ("stranger", NotFound)])
+@pytest.mark.parametrize(
+    ("who", "error"), [("viewer", Forbidden), ("support", Forbidden), ("stranger", NotFound)]
+)
 def test_who_may_not_review(world: World, who: str, error: type[Exception]) -> None:
     change = world.branch_change()
     with pytest.raises(error):
@@ -570,8 +600,12 @@ def test_who_may_not_review(world: World, who: str, error: type[Exception]) -> N
 def test_threads_replies_and_resolution(world: World) -> None:
     change = world.branch_change()
     reviewer, author = world.users["maintainer"], world.users["developer"]
-    services.publish_review(change, reviewer, "comment",
-                            comments=[CommentInput(body="Why?", path="feature.txt", line=1, side="new")])
+    services.publish_review(
+        change,
+        reviewer,
+        "comment",
+        comments=[CommentInput(body="Why?", path="feature.txt", line=1, side="new")],
+    )
     root = Comment.objects.get(body="Why?")
     # Replying to a draft is not possible; to a published comment it joins the thread.
     draft = services.save_draft(change, author, CommentInput(body="draft"))
@@ -612,6 +646,10 @@ def test_overrides_need_a_maintainer_and_a_reason(world: World) -> None:
     assert (override.requirement, override.author) == ("approvals", world.users["maintainer"])
     event = Event.objects.get(verb="policy.overridden")
     assert event.payload["reason"] == "Hotfix for the outage; reviewed on a call"
+    with pytest.raises(Invalid, match="does not need 'no_changes_requested'"):
+        services.override_requirement(
+            change, "no_changes_requested", "nobody asked", actor=world.users["admin"]
+        )
     services.abandon_change(change, actor=world.users["developer"])
     with pytest.raises(Conflict):
         services.override_requirement(change, "approvals", "late", actor=world.users["admin"])
@@ -622,10 +660,16 @@ def test_set_policy(world: World) -> None:
         services.set_policy(world.repo, actor=world.users["developer"], required_approvals=0)
     with pytest.raises(Invalid):
         services.set_policy(world.repo, actor=world.users["maintainer"], required_approvals=11)
-    policy = services.set_policy(world.repo, actor=world.users["maintainer"], branch_pattern="release/*",
-                                 required_approvals=2, require_code_owners=False)
-    again = services.set_policy(world.repo, actor=world.users["maintainer"], branch_pattern="release/*",
-                                required_approvals=3)
+    policy = services.set_policy(
+        world.repo,
+        actor=world.users["maintainer"],
+        branch_pattern="release/*",
+        required_approvals=2,
+        require_code_owners=False,
+    )
+    again = services.set_policy(
+        world.repo, actor=world.users["maintainer"], branch_pattern="release/*", required_approvals=3
+    )
     assert again.pk == policy.pk and again.required_approvals == 3
     assert Event.objects.filter(verb="policy.set").count() == 2
 
@@ -641,3 +685,53 @@ def test_non_member_sees_nothing(world: World) -> None:
     ):
         with pytest.raises(NotFound):
             call()
+
+
+def test_inline_comment_lines_are_bounded(world: World) -> None:
+    change = world.branch_change()
+    reviewer = world.users["developer2"]
+    for line in (0, 10_000_001):
+        with pytest.raises(Invalid, match="line number"):
+            services.save_draft(
+                change, reviewer, CommentInput("x", path="feature.txt", line=line, side="new")
+            )
+    services.save_draft(change, reviewer, CommentInput("x", path="feature.txt", line=10_000_000, side="new"))
+
+
+def test_mark_read_only_touches_the_users_own_notifications(world: World) -> None:
+    from northstar.review.models import Notification
+    from northstar.review.notify import mark_read
+
+    change = world.branch_change()
+    services.set_reviewers(
+        change, actor=world.users["developer"], add=[world.users["developer2"], world.users["admin"]]
+    )
+    mine = Notification.objects.get(user=world.users["developer2"])
+    assert mark_read(world.users["developer2"], None) == 1
+    mine.refresh_from_db()
+    assert mine.read_at is not None
+    assert Notification.objects.get(user=world.users["admin"]).read_at is None
+    assert mark_read(world.users["developer2"], [mine.pk], read=False) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_new_revision_warms_the_diff_cache(tmp_path: Path) -> None:
+    from django.core.cache import caches
+
+    from northstar.review import diffs
+
+    world = make_world(tmp_path)
+    caches["default"].clear()
+    change = world.branch_change()
+    revision = change.revisions.get()
+    # The task ran (inline in tests) and left the highlighted diff in the shared cache:
+    # computing it again must not need the repository at all.
+    moved = world.repo.path.with_name("moved.git")
+    world.repo.path.rename(moved)
+    try:
+        diff = diffs.compute_diff(
+            world.repo.path, revision.base_commit, revision.commit, highlight_syntax=True
+        )
+    finally:
+        moved.rename(world.repo.path)
+    assert [file.new_path for file in diff.files] == ["feature.txt"]

@@ -32,6 +32,7 @@ from northstar.review import policy as review_policy
 from northstar.review import services as review
 from northstar.review.anchoring import place_threads
 from northstar.review.models import Change, ChangeState, Comment, Review, Revision, Verdict
+from northstar.review.notify import mark_read
 from northstar.web.access import Allowed, acting_user, is_htmx, load_repository, signed_in_user, web_view
 from northstar.web.forms import (
     AbandonForm,
@@ -45,7 +46,6 @@ from northstar.web.forms import (
     ReviewForm,
     add_service_error,
 )
-from northstar.web.views.inbox import mark_read
 
 CHANGES_PER_PAGE = 50
 # Errors a person can fix by changing their input or waiting; shown as a message on the

@@ -10,11 +10,11 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from northstar.accounts.permissions import Action, can
 from northstar.review.models import Change, ChangeState, Notification, Review
+from northstar.review.notify import mark_read
 from northstar.web.access import signed_in_user, web_view
 
 NOTIFICATIONS_PER_PAGE = 50
@@ -52,18 +52,6 @@ def waiting_for_review(user: User) -> list[Change]:
             waiting.append(change)
     return waiting
 
-
-def mark_read(user: User, ids: list[int] | None, *, change: Change | None = None) -> int:
-    """Mark the user's notifications read: those in ``ids``, or all (of ``change``, if given).
-
-    Reading one's own inbox is not a project event, so nothing is recorded in the log.
-    """
-    unread = Notification.objects.filter(user=user, read_at__isnull=True)
-    if ids is not None:
-        unread = unread.filter(pk__in=ids)
-    if change is not None:
-        unread = unread.filter(change=change)
-    return unread.update(read_at=timezone.now())
 
 
 @web_view

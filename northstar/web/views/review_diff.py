@@ -82,12 +82,15 @@ def change_diff(request: HttpRequest, project: str, repo: str, number: int) -> H
 
     rebased = False
     if old is None:
-        diff = diffs.compute_diff(repository.path, revision.base_commit, revision.commit, full=full)
+        diff = diffs.compute_diff(
+            repository.path, revision.base_commit, revision.commit, full=full, highlight_syntax=True
+        )
         left_commit = revision.base_commit
         left_target: tuple[int, str] | None = (revision.number, "old")
     else:
         result = diffs.interdiff(
-            repository.path, old.commit, revision.commit, old.base_commit, revision.base_commit, full=full
+            repository.path, old.commit, revision.commit, old.base_commit, revision.base_commit,
+            full=full, highlight_syntax=True,
         )
         diff, rebased = result.diff, result.rebased
         left_commit = diff.base
