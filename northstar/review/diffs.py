@@ -49,17 +49,18 @@ Caching
     both ids are full object ids. Pages ask for ``highlight_syntax=True``: each line's
     highlighted HTML is then stored on the diff and cached with it, so Pygments (the bulk
     of a cold page) runs once per diff; :func:`warm_cache` does that from a background task
-    when a revision is pushed. Whole pages from :func:`render_diff_html` are cached too.
+    when a revision is recorded. Pages lay their rows out on every view (they carry comment
+    threads and links), from the cached lines.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from northstar.gitserver import git
 from northstar.review import highlight, intraline
@@ -312,6 +313,13 @@ def highlight_diff(diff: Diff, *, max_lines: int | None = None) -> Diff:
     if diff.cache_key is not None:
         cache_set(diff.cache_key, diff)
     return diff
+
+
+def warm_cache(repo_path: Path, base: str, head: str, *, limits: DiffLimits = DEFAULT_LIMITS) -> Diff:
+    """Compute a diff and highlight its lines into the cache, so the first person to open
+    it does not wait for git and Pygments. Meant for a background task run when a revision
+    is recorded (``base``/``head`` as full object ids)."""
+    return compute_diff(repo_path, base, head, limits=limits, highlight_syntax=True)
 
 
 def _sections(status: str) -> int:
@@ -665,61 +673,6 @@ def split_rows(hunk: Hunk) -> list[tuple[Line | None, Line | None]]:
             rows.append((line, line))
     flush()
     return rows
-
-
-View = Literal["unified", "split"]
-
-
-def render_file_html(
-    file: FileDiff, view: View = "unified", *, anchor: str = "f-", show_anyway_url: str | None = None,
-    highlight_syntax: bool = True,
-) -> str:
-    """One file's diff as escaped HTML: a ``table.diff`` of its hunks (syntax highlighted,
-    intraline marks in ``span.x``), or a notice when there are none. Line-number cells have
-    ids ``{anchor}L{old line}`` and ``{anchor}R{new line}``. Mark it safe to put in a
-    template: everything from the repository is escaped."""
-    budget = highlight.Budget(highlight.HIGHLIGHT_MAX_LINES if highlight_syntax else 0)
-    return highlight.render_file(
-        file, view, anchor, rows_of=split_rows, show_anyway_url=show_anyway_url, budget=budget
-    )
-
-
-def render_diff_html(
-    diff: Diff, view: View = "unified", *, show_anyway_url: Callable[[FileDiff], str] | None = None,
-    highlight_syntax: bool = True, cache: bool = True,
-) -> str:
-    """The whole diff as escaped HTML: file list with +/− counts, then every file.
-
-    ``show_anyway_url`` gives the "show anyway" link of a file without hunks. The result is
-    cached with the diff when no link function is given (links depend on the caller).
-    Syntax highlighting is limited to :data:`highlight.HIGHLIGHT_MAX_LINES` lines a page.
-    """
-    key = None
-    if cache and diff.cache_key is not None and show_anyway_url is None:
-        key = f"{diff.cache_key}:html:{view}:{int(highlight_syntax)}"
-        hit = cache_get(key)
-        if isinstance(hit, str):
-            return hit
-    page = highlight.render_page(
-        diff, view, rows_of=split_rows, show_anyway_url=show_anyway_url,
-        highlight_lines=highlight.HIGHLIGHT_MAX_LINES if highlight_syntax else 0,
-    )
-    if key is not None:
-        cache_set(key, page)
-    return page
-
-
-def warm_cache(
-    repo_path: Path, base: str, head: str, *, views: Collection[View] = ("unified", "split"),
-    limits: DiffLimits = DEFAULT_LIMITS,
-) -> Diff:
-    """Compute a diff and render its pages into the cache, so the first person to open it
-    does not wait for git and Pygments. Meant for a background task run when a revision
-    is pushed (``base``/``head`` as full object ids)."""
-    diff = compute_diff(repo_path, base, head, limits=limits, highlight_syntax=True)
-    for view in views:
-        render_diff_html(diff, view)
-    return diff
 
 
 def diff_as_dict(diff: Diff) -> dict[str, Any]:

@@ -14,4 +14,4 @@ def warm_revision_diff(revision_id: int) -> None:
     keyed by commit ids, so the page then answers from it)."""
     revision = Revision.objects.select_related("change__repository").filter(pk=revision_id).first()
     if revision is not None:
-        diffs.warm_cache(revision.change.repository.path, revision.base_commit, revision.commit, views=())
+        diffs.warm_cache(revision.change.repository.path, revision.base_commit, revision.commit)
