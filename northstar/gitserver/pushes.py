@@ -22,7 +22,7 @@ which is what git reports back to the client as the ref it updated.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -94,6 +94,20 @@ def _user(pusher_id: int) -> User:
 # --- pre-receive ------------------------------------------------------------------------
 
 
+def _push_context(repo: Repository, pusher: User, fast_forward: Callable[[RefUpdate], bool]) -> PushContext:
+    """The facts the push policy decides on, read now."""
+    branches = _branches(repo)
+    return PushContext(
+        role=effective_role(pusher, repo.project),
+        archived=repo.is_archived,
+        default_branch=repo.default_branch,
+        is_protected=repo.is_protected,
+        default_branch_exists=repo.default_branch in branches,
+        fast_forward=fast_forward,
+        branches=branches,
+    )
+
+
 def check_push(
     repo: Repository,
     pusher_id: int,
@@ -107,22 +121,13 @@ def check_push(
     """
     pusher = _user(pusher_id)
     updates = [RefUpdate(ref=ref, old=old, new=new) for old, new, ref in raw]
-    branches = _branches(repo)
-    ctx = PushContext(
-        role=effective_role(pusher, repo.project),
-        archived=repo.is_archived,
-        default_branch=repo.default_branch,
-        is_protected=repo.is_protected,
-        default_branch_exists=repo.default_branch in branches,
-        fast_forward=lambda u: git.is_ancestor(repo.path, u.old, u.new, env=object_env),
-        branches=branches,
-    )
+    ctx = _push_context(repo, pusher, lambda u: git.is_ancestor(repo.path, u.old, u.new, env=object_env))
     options = parse_push_options(push_options)
     reasons = []
     for update in updates:
         reason = refusal(update, ctx)
         if reason is None and update.ref.startswith(FOR_PREFIX):
-            reason = _for_problem(repo, update, branches, options, object_env)
+            reason = _for_problem(repo, update, ctx.branches, options, object_env)
         if reason is not None:
             reasons.append((update, reason))
     if not reasons:
@@ -148,7 +153,7 @@ def check_push(
 def _for_problem(
     repo: Repository,
     update: RefUpdate,
-    branches: frozenset[str],
+    branches: Collection[str],
     options: dict[str, str],
     object_env: dict[str, str],
 ) -> str | None:
@@ -240,20 +245,11 @@ def _receive_one(
 ) -> ForResult:
     ref, commit = update.ref, update.new
     # Checked again: the repository may have changed since pre-receive ran.
-    branches = _branches(repo)
-    ctx = PushContext(
-        role=effective_role(pusher, repo.project),
-        archived=repo.is_archived,
-        default_branch=repo.default_branch,
-        is_protected=repo.is_protected,
-        default_branch_exists=repo.default_branch in branches,
-        fast_forward=lambda u: True,
-        branches=branches,
-    )
-    problem = refusal(update, ctx) or _for_problem(repo, update, branches, options, {})
+    ctx = _push_context(repo, pusher, lambda u: True)
+    problem = refusal(update, ctx) or _for_problem(repo, update, ctx.branches, options, {})
     if problem is not None:
         return ForResult(ref, False, reason=problem)
-    split = split_for_ref(ref, lambda b: b in branches)
+    split = split_for_ref(ref, lambda b: b in ctx.branches)
     assert split is not None  # refusal() checked it
     target = split[0]
     topic = options.get("topic", split[1]).strip()
