@@ -136,3 +136,17 @@ def test_unusable_data_dir_is_one_line(tmp_path: Path) -> None:
         timeout=60,
     )
     assert_one_line_error(proc, "")
+
+
+def test_a_reader_that_goes_away_is_not_an_error(tmp_path: Path) -> None:
+    """`northstar … | head -1`: when the pipe closes early the command ends quietly."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    env = {**os.environ, "NORTHSTAR_DATA_DIR": str(tmp_path), "NORTHSTAR_DATABASE_URL": ""}
+    proc = subprocess.run(
+        [sys.executable, "-m", "northstar", "check"], stdout=write_end, stderr=subprocess.PIPE,
+        text=True, env=env, timeout=60,
+    )
+    os.close(write_end)
+    assert proc.stderr == ""
+    assert proc.returncode == 0
