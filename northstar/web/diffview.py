@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from html import escape
 from urllib.parse import urlencode
 
@@ -79,15 +80,22 @@ def _num_cell(number: int | None, side: str, anchor: str, path: str, target: Com
     where = target.left if target is not None and side == "left" else target.right if target else None
     if target is None or where is None:
         return f'<td class="ln" id="{cell_id}">{number}</td>'
-    revision, stored_side = where
-    query = urlencode(
-        {"path": path, "line": number, "side": stored_side, "rev": revision, "view": target.view}
-    )
-    url = escape(f"{target.form_url}?{query}")
+    head, tail = _query_parts(target.form_url, path, where, target.view)
+    url = f"{head}{number}{tail}"
     return (
         f'<td class="ln" id="{cell_id}"><a class="ln-c" href="{url}" hx-get="{url}" hx-target="closest tr" '
         f'hx-swap="afterend" title="Comment on line {number}" rel="nofollow">{number}</a></td>'
     )
+
+
+@lru_cache(maxsize=256)
+def _query_parts(form_url: str, path: str, where: tuple[int, str], view: str) -> tuple[str, str]:
+    """The escaped comment-form URL of a line, before and after its number: the same for
+    every line of a file's side, so it is encoded once, not once per line."""
+    revision, stored_side = where
+    head = escape(f"{form_url}?{urlencode({'path': path})}&line=")
+    tail = escape("&" + urlencode({"side": stored_side, "rev": revision, "view": view}))
+    return head, tail
 
 
 def _thread_row(placements: list[Placement], colspan: int, render_thread: Callable[[Placement], str]) -> str:
