@@ -3,6 +3,7 @@ revisions; unified or side by side; inline comment threads and the form to add o
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 from urllib.parse import urlencode
 
@@ -145,8 +146,13 @@ def change_diff(request: HttpRequest, project: str, repo: str, number: int) -> H
         render_thread=render_thread,
         show_anyway_url=show_anyway,
     )
+    # The files' tables (megabytes on a large change) are not passed through the template:
+    # every nested node would copy them again. The template gets a marker per file, made
+    # unguessable per request, and the tables are spliced in once, below.
+    marker = f"<!--ns-diff-{secrets.token_hex(16)}-"
+    bodies = [f.html for f in files]
     for f in files:
-        f.html = mark_safe(f.html)  # noqa: S308 - built from escaped parts in diffview
+        f.html = mark_safe(f"{marker}{f.index}-->")  # noqa: S308 - hex digits and the index
         f.outdated_threads = [by_root[p.thread.pk] for p in f.outdated]
         f.elsewhere_threads = [by_root[p.thread.pk] for p in f.threads_elsewhere]
     context: dict[str, Any] = {
@@ -172,7 +178,26 @@ def change_diff(request: HttpRequest, project: str, repo: str, number: int) -> H
         "large_files": sum(1 for f in diff.files if f.truncated == diffs.TOO_LARGE),
     }
     context.update(review_state(change, user))
-    return render(request, "northstar/changes/diff.html", context)
+    return _render_spliced(request, context, marker, bodies)
+
+
+def _render_spliced(
+    request: HttpRequest, context: dict[str, Any], marker: str, bodies: list[str]
+) -> HttpResponse:
+    """The diff page, with the n-th file's table (already escaped, in diffview) where the
+    template put ``{marker}{n}-->``."""
+    page = render_to_string("northstar/changes/diff.html", context, request=request)
+    pieces = page.split(marker)
+    if len(pieces) != len(bodies) + 1:  # cannot happen with the template as it is
+        raise RuntimeError("diff page: file markers missing from the rendered template")
+    out = [pieces[0].encode()]
+    for index, piece in enumerate(pieces[1:], start=1):
+        number, _, rest = piece.partition("-->")
+        if number != str(index):
+            raise RuntimeError("diff page: file markers out of order in the rendered template")
+        out.append(bodies[index - 1].encode())
+        out.append(rest.encode())
+    return HttpResponse(b"".join(out))
 
 
 @web_view
