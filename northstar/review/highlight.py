@@ -16,7 +16,7 @@ Pygments generates for ``.highlight`` applies.
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -26,7 +26,7 @@ from pygments.token import STANDARD_TYPES, _TokenType
 from pygments.util import ClassNotFound
 
 if TYPE_CHECKING:
-    from northstar.review.diffs import Diff, FileDiff, Hunk, Line
+    from northstar.review.diffs import FileDiff, Line
 
 # Sides with more text than this are shown uncoloured: lexing is ~40 µs a line in Python.
 HIGHLIGHT_MAX_CHARS = 200_000
@@ -186,67 +186,6 @@ def _line_html(file: FileDiff, budget: Budget | None = None) -> dict[int, str]:
     return out
 
 
-_MARK = {"context": " ", "add": "+", "del": "-"}
-_ROW_CLASS = {"context": "d-ctx", "add": "d-add", "del": "d-del"}
-NO_NEWLINE = "\\ No newline at end of file"
-
-
-def _num(value: int | None, anchor: str, side: str) -> str:
-    if value is None:
-        return '<td class="ln"></td>'
-    return f'<td class="ln" id="{anchor}{side}{value}">{value}</td>'
-
-
-def _hunk_header(hunk: Hunk) -> str:
-    return escape(hunk.header)
-
-
-def render_unified(file: FileDiff, anchor: str, budget: Budget | None = None) -> str:
-    """A file's hunks as one ``table.diff`` with old and new line numbers."""
-    html = line_html(file, budget)
-    rows = ['<table class="diff diff-unified highlight">']
-    add = rows.append
-    for hunk in file.hunks:
-        add(f'<tr class="d-hunk"><td class="ln"></td><td class="ln"></td>'
-            f'<td class="code">{_hunk_header(hunk)}</td></tr>')
-        for line in hunk.lines:
-            add(f'<tr class="{_ROW_CLASS[line.kind]}">{_num(line.old_no, anchor, "L")}'
-                f'{_num(line.new_no, anchor, "R")}<td class="code"><span class="m">{_MARK[line.kind]}</span>'
-                f"{html[id(line)]}</td></tr>")
-            if line.no_newline_at_end:
-                add(f'<tr class="d-meta"><td class="ln"></td><td class="ln"></td>'
-                    f'<td class="code">{NO_NEWLINE}</td></tr>')
-    add("</table>")
-    return "".join(rows)
-
-
-def _split_cell(line: Line | None, side: str, anchor: str, html: dict[int, str]) -> str:
-    if line is None:
-        return '<td class="ln d-empty"></td><td class="code d-empty"></td>'
-    cls = _ROW_CLASS[line.kind]
-    number = line.old_no if side == "L" else line.new_no
-    nonl = f'<span class="nonl" title="{NO_NEWLINE[2:]}">⊘</span>' if line.no_newline_at_end else ""
-    return (f'<td class="ln {cls}" id="{anchor}{side}{number}">{number}</td>'
-            f'<td class="code {cls}">{html[id(line)]}{nonl}</td>')
-
-
-def render_split(
-    file: FileDiff, anchor: str, rows_of: Callable[[Hunk], list[tuple[Line | None, Line | None]]],
-    budget: Budget | None = None,
-) -> str:
-    """A file's hunks side by side: old line number and text, new line number and text."""
-    html = line_html(file, budget)
-    rows = ['<table class="diff diff-split highlight">']
-    add = rows.append
-    for hunk in file.hunks:
-        add(f'<tr class="d-hunk"><td class="ln"></td>'
-            f'<td class="code" colspan="3">{_hunk_header(hunk)}</td></tr>')
-        for left, right in rows_of(hunk):
-            add(f"<tr>{_split_cell(left, 'L', anchor, html)}{_split_cell(right, 'R', anchor, html)}</tr>")
-    add("</table>")
-    return "".join(rows)
-
-
 _STATUS_WORD = {
     "A": "added", "D": "deleted", "M": "modified", "R": "renamed", "C": "copied", "T": "type changed",
 }
@@ -276,59 +215,3 @@ def render_notice(file: FileDiff, show_anyway_url: str | None) -> str:
     else:
         text = "No content changes (empty file)." if file.status in ("A", "D") else "No content changes."
     return f'<p class="muted pad diff-notice">{escape(text)}</p>'
-
-
-def render_file(
-    file: FileDiff, view: str, anchor: str, *,
-    rows_of: Callable[[Hunk], list[tuple[Line | None, Line | None]]],
-    show_anyway_url: str | None = None, budget: Budget | None = None,
-) -> str:
-    if not file.hunks:
-        return render_notice(file, show_anyway_url)
-    if view == "split":
-        return render_split(file, anchor, rows_of, budget)
-    return render_unified(file, anchor, budget)
-
-
-def file_title(file: FileDiff) -> str:
-    path = escape(file.new_path)
-    if file.status in ("R", "C") and file.old_path != file.new_path:
-        path = f"{escape(file.old_path)} → {path}"
-    return path
-
-
-def render_page(
-    diff: Diff, view: str, *, rows_of: Callable[[Hunk], list[tuple[Line | None, Line | None]]],
-    show_anyway_url: Callable[[FileDiff], str] | None = None, anchor_prefix: str = "f",
-    highlight_lines: int = HIGHLIGHT_MAX_LINES,
-) -> str:
-    """File list with counts, then each file with a small header and its diff; at most
-    ``highlight_lines`` lines are coloured by syntax."""
-    budget = Budget(highlight_lines)
-    out = ['<section class="diff-files">', '<ul class="file-list">']
-    for i, file in enumerate(diff.files, start=1):
-        counts = ('<span class="badge">binary</span>' if file.binary else
-                  f'<span class="add">+{file.additions}</span> <span class="del">−{file.deletions}</span>')
-        out.append(f'<li><a href="#{anchor_prefix}{i}">{file_title(file)}</a> '
-                   f'<span class="status s-{file.status}">{file.status}</span> {counts}</li>')
-    out.append("</ul>")
-    if diff.truncated:
-        out.append('<p class="notice">This change is too large to show in full; '
-                   "some files are listed without their diff.</p>")
-    for i, file in enumerate(diff.files, start=1):
-        anchor = f"{anchor_prefix}{i}"
-        mode = ""
-        if file.old_mode and file.new_mode and file.old_mode != file.new_mode:
-            mode = f' <span class="mode">{file.old_mode} → {file.new_mode}</span>'
-        counts = "" if file.binary else (
-            f' <span class="add">+{file.additions}</span> <span class="del">−{file.deletions}</span>')
-        out.append(
-            f'<div class="file-diff" id="{anchor}"><div class="file-diff-head">'
-            f'<span class="status s-{file.status}">{_STATUS_WORD.get(file.status, file.status)}</span> '
-            f'<span class="path">{file_title(file)}</span>{mode}{counts}</div>'
-        )
-        url = show_anyway_url(file) if show_anyway_url is not None else None
-        body = render_file(file, view, f"{anchor}-", rows_of=rows_of, show_anyway_url=url, budget=budget)
-        out.append(f'<div class="table-wrap">{body}</div></div>' if file.hunks else f"{body}</div>")
-    out.append("</section>")
-    return "".join(out)
