@@ -124,6 +124,8 @@ class HookListener:
     """
 
     MAX_REQUEST = 64 * 1024 * 1024
+    # Only a safety net: close() wakes accept() itself with a connection of its own.
+    ACCEPT_TIMEOUT: float | None = 5.0
 
     def __init__(self, push: Push) -> None:
         self.push = push
@@ -132,7 +134,7 @@ class HookListener:
         self._sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self._sock.bind(self.path)
         self._sock.listen(4)
-        self._sock.settimeout(0.5)
+        self._sock.settimeout(self.ACCEPT_TIMEOUT)
         self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="northstar-hooks", daemon=True)
         self._thread.start()
@@ -144,6 +146,9 @@ class HookListener:
             except TimeoutError:
                 continue
             except OSError:
+                return
+            if self._stopped.is_set():  # the wake-up call from close()
+                conn.close()
                 return
             try:
                 with conn:
@@ -171,6 +176,13 @@ class HookListener:
 
     def close(self) -> None:
         self._stopped.set()
+        # Wake the accept() now rather than at its next timeout: the connection's next
+        # request (git's real POST after its probe) waits for this response to close.
+        try:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as wake:
+                wake.connect(self.path)
+        except OSError:
+            pass
         self._thread.join(timeout=5)
         self._sock.close()
         shutil.rmtree(self._dir, ignore_errors=True)

@@ -114,3 +114,13 @@ def test_push_straight_to_the_repository_on_disk_is_refused(tmp_path: Path) -> N
     work = f.make_work_tree(tmp_path / "w", {"a": "1\n"})
     proc = f.git(work, "push", str(repo.path), "main", check=False)
     assert proc.returncode != 0 and "push through the Northstar server" in proc.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_close_wakes_the_listener_without_waiting_for_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
+    """git's probe POST and the real push share a connection: the probe's response (and so
+    its listener) must close at once, not at the listener's next accept() timeout."""
+    monkeypatch.setattr(HookListener, "ACCEPT_TIMEOUT", None)  # accept() would block forever
+    listener = HookListener(Push(1, 1, ""))
+    listener.close()
+    assert not listener._thread.is_alive()
