@@ -385,12 +385,6 @@ def _status_of(patch: str, old: str, new: str) -> str:
     return "M"
 
 
-def count_objects(path: Path) -> int:
-    out = run(path, "count-objects", "-v").decode()
-    fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
-    return int(fields.get("size-pack", "0")) + int(fields.get("size", "0"))
-
-
 def maintenance(path: Path) -> None:
     run(path, "maintenance", "run", "--auto", "--quiet")
 

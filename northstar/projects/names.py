@@ -34,7 +34,6 @@ RESERVED_NAMES = frozenset(
         "docs",
         "search",
         "healthz",
-        "internal",
         "inbox",
         "favicon.ico",
         "robots.txt",

@@ -180,14 +180,6 @@ def _counts_on_latest(revision: int, revisions: Sequence[RevisionFact]) -> bool:
     return bool(latest.patch_id) and all(r.patch_id == latest.patch_id for r in later)
 
 
-def owner_rule_for(path: str, rules: Sequence[OwnedPattern]) -> OwnedPattern | None:
-    """The last CODEOWNERS line matching ``path``."""
-    for rule in reversed(rules):
-        if codeowners.matches(rule.pattern, path):
-            return rule
-    return None
-
-
 def needs_from(facts: PolicyFacts) -> PolicyStatus:
     """Decide what the change still needs, from plain facts only (no database, no git)."""
     votes: dict[str, ReviewFact] = {}

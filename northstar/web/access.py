@@ -14,7 +14,7 @@ from django.http.response import HttpResponseBase
 from django.shortcuts import render
 
 from northstar.accounts.models import Role
-from northstar.accounts.permissions import Action, effective_role, require, role_allows
+from northstar.accounts.permissions import Action, require, role_allows
 from northstar.errors import NorthstarError, NotFound, Unauthenticated
 from northstar.projects.services import get_project, get_repository
 
@@ -147,11 +147,6 @@ def load_repository(
     repo = get_repository(project, repo_name)
     repo.project = project
     return repo, allowed
-
-
-def viewer_role(request: HttpRequest, project: Project) -> Role | None:
-    return effective_role(request.user, project)
-
 
 
 def is_htmx(request: HttpRequest) -> bool:

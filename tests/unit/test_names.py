@@ -30,7 +30,6 @@ def test_valid_names(name: str) -> None:
         ("api", "reserved"),
         ("GIT", "reserved"),
         ("static", "reserved"),
-        ("internal", "reserved"),
         ("inbox", "reserved"),
         ("a b", "may use only letters"),
     ],

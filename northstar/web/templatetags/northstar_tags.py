@@ -24,12 +24,6 @@ def code_url(repo: Repository, view: str, ref: str = "", path: str = "") -> str:
     return reverse(names[view], args=[repo.project.name, repo.name, rest])
 
 
-@register.simple_tag
-def repo_url(repo: Repository, name: str = "repo", *extra: str) -> str:
-    """URL of a repository page named ``name`` (repo, repo-branches, repo-commit, …)."""
-    return reverse(name, args=[repo.project.name, repo.name, *extra])
-
-
 @register.filter
 def payload_summary(payload: Any, limit: int = 240) -> str:
     """An event payload on one line, e.g. ``name=app default_branch=main``."""
